@@ -1,0 +1,114 @@
+"""The HTTP API (DESIGN.md): POST /api/chat, GET /api/topics, health, widget files, demo page.
+
+The server keeps no conversation state and never logs, stores or echoes message text.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__
+from .config import Settings, get_settings
+from .engine import Engine
+from .loader import load
+from .middleware import install_middleware
+from .schemas import ChatRequest, ChatResponse, ErrorResponse, Status, Topic, TopicsResponse
+
+log = logging.getLogger("signpost")
+
+_ERRORS = {
+    413: {"model": ErrorResponse, "description": "Request body too large."},
+    415: {"model": ErrorResponse, "description": "Body must be application/json."},
+    422: {"model": ErrorResponse, "description": "Invalid input."},
+    429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
+}
+
+
+def _explain(exc: RequestValidationError) -> str:
+    """One clear sentence per problem, without echoing what was typed."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON")
+        elif err.get("type") == "missing":
+            parts.append(f"{loc} is required")
+        elif loc == "audience":
+            parts.append("audience must be 'young_person', 'parent' or null")
+        else:
+            parts.append(f"{loc}: {msg}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or Engine(load(settings.kb_dir))
+    kb = engine.kb
+    root = Path(kb.root)
+    widget_dir = root / "web_widget"
+
+    app = FastAPI(
+        title="Signpost",
+        version=__version__,
+        summary="Plain-language answers and real help about online child sexual abuse.",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    install_middleware(app, settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _explain(exc)}, status_code=422)
+
+    @app.post("/api/chat", response_model=ChatResponse, responses=_ERRORS, tags=["chat"])
+    def chat(req: ChatRequest) -> ChatResponse:
+        """Answer one message. Send back `context` from the previous reply to keep the thread."""
+        return ChatResponse.of(engine.respond(req.message, req.audience, req.context))
+
+    topics = TopicsResponse(
+        topics=[
+            Topic(id=i.id, title=i.title, message=i.examples[0] if i.examples else i.title)
+            for i in kb.topics()
+        ]
+    )
+
+    @app.get("/api/topics", response_model=TopicsResponse, tags=["chat"])
+    def list_topics() -> TopicsResponse:
+        """The topics the bot can talk about, for a menu."""
+        return topics
+
+    @app.get("/healthz", response_model=Status, tags=["ops"])
+    def healthz() -> Status:
+        """Liveness: the process answers."""
+        return Status(status="ok")
+
+    @app.get("/readyz", response_model=Status, tags=["ops"])
+    def readyz() -> Status:
+        """Readiness: the knowledge base is loaded (it is, or start-up would have failed)."""
+        return Status(status="ready" if app.state.engine.kb.intents else "loading")
+
+    if widget_dir.is_dir():
+        app.mount("/widget", StaticFiles(directory=widget_dir), name="widget")
+        demo = widget_dir / "demo.html"
+
+        @app.get("/", include_in_schema=False)
+        def demo_page() -> FileResponse:
+            return FileResponse(demo, media_type="text/html")
+
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `bot.api:app` for uvicorn, built on first use so importing the module stays cheap.
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

@@ -1,0 +1,139 @@
+"""The `signpost` command: serve, chat, validate, eval."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .loader import KnowledgeBaseError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.kb:
+        os.environ["SIGNPOST_KB_DIR"] = str(Path(args.kb).resolve())
+    # Fail fast, in this process, with the file and field, before workers start.
+    from .loader import load
+
+    load(os.environ.get("SIGNPOST_KB_DIR"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        "bot.api:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # ours logs method, path, status and latency only
+        server_header=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _render(reply) -> str:  # noqa: ANN001 - a Reply, imported lazily
+    out = [reply.answer, ""]
+    for h in reply.signposts:
+        contact = " / ".join(x for x in (h.phone, h.text, h.url) if x)
+        out.append(f"  * {h.name}: {contact}")
+    if reply.suggestions:
+        out.append("  You could ask: " + " | ".join(s.label for s in reply.suggestions))
+    out.append(f"  [{reply.intent}, {reply.confidence:.2f}, safety: {reply.safety.value}]")
+    return "\n".join(out)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from .engine import Engine
+
+    engine = Engine.from_path(args.kb)
+    context: dict = {}
+    print("Signpost (type 'quit' to leave). Nothing you type is saved.")
+    while True:
+        try:
+            line = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line.lower() in {"quit", "exit"}:
+            return 0
+        if not line:
+            continue
+        reply = engine.respond(line[:1000], args.audience, context)
+        context = reply.context
+        print(_render(reply), flush=True)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import to_text, validate
+
+    result = validate(args.kb)
+    print(to_text(result))
+    return 0 if result.ok else 1
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from . import evaluate
+    from .engine import Engine
+
+    engine = Engine.from_path(args.kb)
+    reports = []
+    for f in args.files:
+        path = Path(f)
+        try:
+            cases = evaluate.read_cases(path)
+        except (OSError, evaluate.CaseError) as exc:
+            print(f"signpost eval: {exc}", file=sys.stderr)
+            return 2
+        reports.append(evaluate.report(path.name, evaluate.run(engine, cases)))
+    if args.json:
+        print(evaluate.to_json(reports))
+    else:
+        print("\n\n".join(evaluate.to_text(r, args.errors) for r in reports))
+    if args.fail_under is not None and any(
+        r.in_scope_accuracy < args.fail_under for r in reports if r.in_scope
+    ):
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="signpost", description=__doc__)
+    p.add_argument("--kb", help="folder with intents/ and content/ (default: built-in)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="start the web server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=_serve)
+
+    c = sub.add_parser("chat", help="talk to the bot in this terminal")
+    c.add_argument("--audience", choices=["young_person", "parent"])
+    c.set_defaults(func=_chat)
+
+    v = sub.add_parser("validate", help="check intents and content; exit 1 on any error")
+    v.set_defaults(func=_validate)
+
+    e = sub.add_parser("eval", help="evaluate on labelled JSONL cases")
+    e.add_argument("files", nargs="+")
+    e.add_argument("--json", action="store_true", help="machine-readable report")
+    e.add_argument("--errors", type=int, default=0, metavar="N", help="list N misses per file")
+    e.add_argument("--fail-under", type=float, help="exit 1 if in-scope accuracy is lower")
+    e.set_defaults(func=_eval)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KnowledgeBaseError as exc:
+        print(f"signpost: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The whole path for one message: normalise -> safety triage -> match -> compose.
+
+Stateless: whatever must survive between messages travels in the `context` dict that the
+client sends back, so any replica can answer any message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import compose
+from .loader import load
+from .matcher import Match, Matcher, MatcherConfig
+from .models import (
+    AUDIENCES,
+    FALLBACK,
+    Audience,
+    Candidate,
+    IntentKind,
+    KnowledgeBase,
+    Reply,
+    Safety,
+    Suggestion,
+)
+from .normalise import normalise
+from .safety import SafetyHit, Triager
+
+CONTEXT_VERSION = 1
+# A safety intent reached through its example questions (not its rules) must score this high.
+SAFETY_EXAMPLE_THRESHOLD = 0.82
+# Follow-ups that only make sense about the previous topic ("how do I report it?").
+FOLLOWUP_INTENTS = frozenset({"make_a_report", "talk_to_someone", "what_to_do"})
+_FOLLOWUP_MAX_WORDS = 6
+_PARENT = re.compile(
+    r"\b(my|our) (son|daughter|child|children|kid|kids|boy|girl|teen|teenager|stepson|"
+    r"stepdaughter|grandson|granddaughter|pupil|pupils|student|students|nephew|niece)\b"
+    r"|\bmy \d{1,2} year old\b|\bas a (parent|carer|mum|dad|teacher)\b"
+    r"|\bi am a (parent|carer|mum|dad|teacher|foster carer)\b"
+)
+_YOUNG = re.compile(
+    r"\b(i am|im|i m) (1[0-7]|[5-9])\b(?! (children|kids))|\bi am in year \d\b|\bmy (mum|dad|parents|teacher)\b"
+)
+
+
+def infer_audience(text: str) -> Audience | None:
+    if _PARENT.search(text):
+        return "parent"
+    if _YOUNG.search(text):
+        return "young_person"
+    return None
+
+
+class Engine:
+    def __init__(self, kb: KnowledgeBase, config: MatcherConfig | None = None) -> None:
+        self.kb = kb
+        self.matcher = Matcher(kb, config)
+        self.triager = Triager(kb)
+
+    @classmethod
+    def from_path(cls, root: str | None = None) -> Engine:
+        return cls(load(root))
+
+    def respond(
+        self,
+        message: str,
+        audience: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        ctx = _clean_context(context, self.kb)
+        norm = normalise(message, self.kb.replacements)
+        text = norm.text
+        aud, known = self._audience(audience, text, ctx)
+        hit = self.triager.triage(text)
+        match = self.matcher.match(text)
+        if hit is None:
+            hit = self._safety_from_examples(match)
+        if hit is not None:
+            return self._safety_reply(hit, match, aud, known, ctx)
+        return self._topic_reply(match, text, aud, known, ctx)
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _audience(
+        self, given: str | None, text: str, ctx: Mapping[str, Any]
+    ) -> tuple[Audience, bool]:
+        if given in AUDIENCES:
+            return given, True  # type: ignore[return-value]
+        inferred = infer_audience(text)
+        if inferred:
+            return inferred, True
+        remembered = ctx.get("audience")
+        if remembered in AUDIENCES:
+            return remembered, True
+        # Unknown: plain young-person wording, and both helplines (see compose.signposts).
+        return "young_person", False
+
+    def _safety_from_examples(self, match: Match) -> SafetyHit | None:
+        if not match.candidates:
+            return None
+        top = match.candidates[0]
+        intent = self.kb.intents.get(top.intent)
+        if intent is None or intent.triage is None or top.score < SAFETY_EXAMPLE_THRESHOLD:
+            return None
+        return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
+
+    def _top_topic(self, match: Match) -> str | None:
+        for c in match.candidates[:3]:
+            intent = self.kb.intents.get(c.intent)
+            if intent and intent.kind is IntentKind.TOPIC and c.score >= self.matcher.config.suggest_floor:
+                return c.intent
+        return None
+
+    def _safety_reply(
+        self, hit: SafetyHit, match: Match, aud: Audience, known: bool, ctx: Mapping[str, Any]
+    ) -> Reply:
+        kb = self.kb
+        intent = kb.intents[hit.intent]
+        assert intent.triage is not None
+        text = compose.answer_text(kb, intent.answer, aud)
+        topic = self._top_topic(match)
+        extra: list[Suggestion] = []
+        if topic:
+            addendum = intent.triage.addenda.get(topic)
+            if addendum:
+                text = f"{text}\n\n{compose.answer_text(kb, addendum, aud)}"
+            extra.append(compose.topic_suggestion(kb.intents[topic]))
+        confidence = 1.0 if hit.reason != "example" else match.candidates[0].score
+        return Reply(
+            intent=intent.id,
+            confidence=round(confidence, 3),
+            safety=hit.safety,
+            answer=text,
+            signposts=compose.signposts(kb, intent.signposts[aud], aud, hit.safety, known),
+            suggestions=compose.merge_suggestions(extra, intent.suggestions),
+            context=self._context(aud, known, topic or ctx.get("topic")),
+            audience=aud,
+            candidates=match.candidates[:5],
+        )
+
+    def _topic_reply(
+        self, match: Match, text: str, aud: Audience, known: bool, ctx: Mapping[str, Any]
+    ) -> Reply:
+        kb = self.kb
+        previous = ctx.get("topic")
+        intent_id = match.intent
+        if (
+            previous
+            and intent_id in FOLLOWUP_INTENTS
+            and len(text.split()) <= _FOLLOWUP_MAX_WORDS
+        ):
+            return self._followup_reply(intent_id, previous, match, aud, known)
+        if intent_id == FALLBACK:
+            return self._fallback_reply(match, aud, known, ctx)
+        if intent_id == "what_to_do":
+            # "what should I do?" with no topic yet: the talk-to-someone answer fits best.
+            intent_id = "talk_to_someone"
+        intent = kb.intents[intent_id]
+        topic = intent_id if intent.kind is IntentKind.TOPIC else previous
+        return Reply(
+            intent=intent.id,
+            confidence=round(match.confidence, 3),
+            safety=Safety.NONE,
+            answer=compose.answer_text(kb, intent.answer, aud),
+            signposts=compose.signposts(kb, intent.signposts[aud], aud, Safety.NONE, known),
+            suggestions=compose.merge_suggestions(intent.suggestions),
+            context=self._context(aud, known, topic),
+            audience=aud,
+            candidates=match.candidates[:5],
+        )
+
+    def _followup_reply(
+        self, intent_id: str, previous: str, match: Match, aud: Audience, known: bool
+    ) -> Reply:
+        """A short follow-up is answered for the topic the person was reading about."""
+        kb = self.kb
+        topic = kb.intents[previous]
+        if intent_id == "what_to_do":
+            answer_intent = topic
+        else:
+            answer_intent = kb.intents[intent_id]
+        lead = f"**{topic.title}**\n\n" if answer_intent is not topic else ""
+        ids = [*answer_intent.signposts[aud], *topic.signposts[aud]]
+        return Reply(
+            intent=answer_intent.id,
+            confidence=round(max(match.confidence, 0.0), 3),
+            safety=Safety.NONE,
+            answer=lead + compose.answer_text(kb, answer_intent.answer, aud),
+            signposts=compose.signposts(kb, ids, aud, Safety.NONE, known),
+            suggestions=compose.merge_suggestions(answer_intent.suggestions, topic.suggestions),
+            context=self._context(aud, known, topic.id),
+            audience=aud,
+            candidates=match.candidates[:5],
+        )
+
+    def _fallback_reply(
+        self, match: Match, aud: Audience, known: bool, ctx: Mapping[str, Any]
+    ) -> Reply:
+        kb = self.kb
+        fb = compose.fallback_intent(kb)
+        options = [kb.intents[i] for i in match.did_you_mean if i in kb.intents]
+        if options:
+            answer = compose.answer_text(kb, compose.DID_YOU_MEAN, aud)
+            suggestions = compose.merge_suggestions([compose.topic_suggestion(i) for i in options])
+        else:
+            answer = compose.answer_text(kb, fb.answer, aud)
+            suggestions = compose.merge_suggestions(fb.suggestions)
+        return Reply(
+            intent=FALLBACK,
+            confidence=round(match.confidence, 3),
+            safety=Safety.NONE,
+            answer=answer,
+            signposts=compose.signposts(kb, fb.signposts[aud], aud, Safety.NONE, known),
+            suggestions=suggestions,
+            context=self._context(aud, known, ctx.get("topic")),
+            audience=aud,
+            candidates=match.candidates[:5],
+        )
+
+    def _context(self, aud: Audience, known: bool, topic: object) -> dict[str, object]:
+        ctx: dict[str, object] = {"v": CONTEXT_VERSION}
+        if known:
+            ctx["audience"] = aud
+        if isinstance(topic, str) and topic in self.kb.intents:
+            ctx["topic"] = topic
+        return ctx
+
+
+def _clean_context(context: Mapping[str, Any] | None, kb: KnowledgeBase) -> dict[str, Any]:
+    """Keep only what we wrote ourselves: the context comes back from an untrusted client."""
+    if not isinstance(context, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    aud = context.get("audience")
+    if aud in AUDIENCES:
+        out["audience"] = aud
+    topic = context.get("topic")
+    if isinstance(topic, str) and topic in kb.intents and kb.intents[topic].kind is IntentKind.TOPIC:
+        out["topic"] = topic
+    return out
+
+
+__all__ = ["Candidate", "Engine", "infer_audience"]

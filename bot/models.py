@@ -1,0 +1,159 @@
+"""Immutable data the knowledge base is loaded into, and the engine's result types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+Audience = Literal["young_person", "parent"]
+AUDIENCES: tuple[Audience, ...] = ("young_person", "parent")
+
+# Ids fixed by the product contract (DESIGN.md): they must exist and never be renamed.
+TOPIC_IDS = (
+    "what_is_a_child",
+    "child_sexual_abuse",
+    "child_sexual_exploitation",
+    "online_csae",
+    "online_grooming",
+    "live_streaming_abuse",
+    "coercion_and_blackmail",
+    "indecent_images",
+    "prohibited_images",
+    "the_law",
+    "make_a_report",
+    "talk_to_someone",
+    "remove_image",
+    "staying_safe_online",
+)
+SAFETY_IDS = (
+    "immediate_danger",
+    "disclosure",
+    "self_harm",
+    "worried_about_own_thoughts",
+    "harmful_request",
+)
+CONVERSATION_IDS = ("greeting", "goodbye", "about_the_bot", "privacy", "fallback")
+CONTRACT_IDS = TOPIC_IDS + SAFETY_IDS + CONVERSATION_IDS
+FALLBACK = "fallback"
+
+
+class Safety(StrEnum):
+    NONE = "none"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+
+class IntentKind(StrEnum):
+    TOPIC = "topic"
+    SAFETY = "safety"
+    CONVERSATION = "conversation"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True, slots=True)
+class Helpline:
+    id: str
+    name: str
+    for_whom: str
+    description: str
+    phone: str | None = None
+    text: str | None = None
+    sms: str | None = None
+    email: str | None = None
+    url: str | None = None
+    hours: str | None = None
+    anonymous: bool = False
+
+    def field(self, name: str) -> str | None:
+        """A placeholder field for answer templates ({childline.phone})."""
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "text": self.text,
+            "email": self.email,
+            "url": self.url,
+            "hours": self.hours,
+            "description": self.description,
+        }.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    label: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """Rules that catch a safety class before topic matching (compiled at load time)."""
+
+    safety: Safety
+    priority: int
+    patterns: tuple[re.Pattern[str], ...] = ()
+    phrases: tuple[str, ...] = ()
+    unless: tuple[re.Pattern[str], ...] = ()
+    emergency_patterns: tuple[re.Pattern[str], ...] = ()
+    addenda: MappingProxyType[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    id: str
+    title: str
+    kind: IntentKind
+    examples: tuple[str, ...]
+    keywords: tuple[str, ...]
+    answer: str
+    suggestions: tuple[Suggestion, ...]
+    signposts: MappingProxyType[str, tuple[str, ...]]
+    triage: Triage | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    intents: MappingProxyType[str, Intent]
+    # answers[answer_id][audience] -> Markdown with placeholders already filled in
+    answers: MappingProxyType[str, MappingProxyType[str, str]]
+    helplines: MappingProxyType[str, Helpline]
+    references: MappingProxyType[str, Helpline]
+    replacements: MappingProxyType[str, str]
+    stopwords: frozenset[str]
+    root: str = ""
+
+    def topics(self) -> list[Intent]:
+        return [i for i in self.intents.values() if i.kind is IntentKind.TOPIC]
+
+    def safety_intents(self) -> list[Intent]:
+        return [i for i in self.intents.values() if i.triage is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    intent: str
+    score: float  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    intent: str
+    safety: Safety
+    addendum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    intent: str
+    confidence: float
+    safety: Safety
+    answer: str
+    signposts: tuple[Helpline, ...]
+    suggestions: tuple[Suggestion, ...]
+    context: dict[str, object]
+    audience: Audience
+    candidates: tuple[Candidate, ...] = ()

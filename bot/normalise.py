@@ -1,0 +1,51 @@
+"""Turn fast, informal typing into a predictable form for triage and matching.
+
+lower-case + Unicode fold -> drop zero-width, emoji and symbols -> apostrophes out,
+other punctuation to spaces -> squeeze long letter runs -> text-speak table (data).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Unicode categories that carry no words: marks, symbols (emoji), controls, surrogates,
+# format characters (zero-width joiners, bidi controls), private use, unassigned.
+_DROP = {"Mn", "Me", "So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn"}
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_LONG_RUN = re.compile(r"([a-z])\1{2,}")
+_AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr old|yrs old|years old|year old|yr|yrs)\b")
+MAX_CHARS = 4000  # bounded work for any input; the API already caps messages at 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    original: str
+    text: str
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.text.split()
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII words only: accents folded, emoji/symbols/zero-width removed."""
+    text = text[:MAX_CHARS]
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROP)
+    text = text.casefold().translate(_APOSTROPHES)
+    text = _NON_WORD.sub(" ", text)
+    text = _LONG_RUN.sub(r"\1\1", text)
+    return text.strip()
+
+
+def expand(text: str, replacements: Mapping[str, str]) -> str:
+    text = _AGE.sub(r"\1 year old", text)
+    return " ".join(replacements.get(tok, tok) for tok in text.split())
+
+
+def normalise(text: str, replacements: Mapping[str, str]) -> Normalised:
+    return Normalised(original=text, text=expand(fold(text), replacements))

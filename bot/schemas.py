@@ -1,0 +1,108 @@
+"""The HTTP contract (DESIGN.md "HTTP API"), as pydantic models for validation and OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .models import Helpline, Reply
+
+MAX_MESSAGE = 1000
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message: str = Field(description="What the person typed: 1 to 1000 characters after trimming.")
+    audience: Literal["young_person", "parent"] | None = Field(
+        default=None, description="Who is asking, if known."
+    )
+    context: dict[str, Any] | None = Field(
+        default=None, description="Opaque: send back the context of the previous reply."
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _length(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("message must not be empty")
+        if len(v) > MAX_MESSAGE:
+            raise ValueError(f"message must be at most {MAX_MESSAGE} characters")
+        return v
+
+
+class Signpost(BaseModel):
+    id: str
+    name: str
+    description: str
+    for_whom: str = Field(serialization_alias="for")
+    phone: str | None = None
+    text: str | None = None
+    sms: str | None = None
+    email: str | None = None
+    url: str | None = None
+    hours: str | None = None
+
+    @classmethod
+    def of(cls, h: Helpline) -> Signpost:
+        return cls(
+            id=h.id,
+            name=h.name,
+            description=h.description,
+            for_whom=h.for_whom,
+            phone=h.phone,
+            text=h.text,
+            sms=h.sms,
+            email=h.email,
+            url=h.url,
+            hours=h.hours,
+        )
+
+
+class SuggestionOut(BaseModel):
+    label: str
+    message: str
+
+
+class ChatResponse(BaseModel):
+    intent: str
+    confidence: float = Field(ge=0, le=1)
+    safety: Literal["none", "urgent", "emergency"]
+    answer: str
+    signposts: list[Signpost] = Field(min_length=1)
+    suggestions: list[SuggestionOut]
+    context: dict[str, Any]
+    audience: Literal["young_person", "parent"]
+
+    @classmethod
+    def of(cls, r: Reply) -> ChatResponse:
+        return cls(
+            intent=r.intent,
+            confidence=min(1.0, max(0.0, r.confidence)),
+            safety=r.safety.value,
+            answer=r.answer,
+            signposts=[Signpost.of(h) for h in r.signposts],
+            suggestions=[SuggestionOut(label=s.label, message=s.message) for s in r.suggestions],
+            context=r.context,
+            audience=r.audience,
+        )
+
+
+class Topic(BaseModel):
+    id: str
+    title: str
+    message: str
+
+
+class TopicsResponse(BaseModel):
+    topics: list[Topic]
+
+
+class Status(BaseModel):
+    status: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,193 @@
+"""`signpost validate`: a content linter on top of the loader's structural checks.
+
+Reports every answer's reading grade and length; fails on facts typed outside the
+registry, unsafe links, answers above the reading limit and examples that collide
+across intents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
+from .matcher import Matcher
+from .models import AUDIENCES, IntentKind, KnowledgeBase
+from .normalise import normalise
+from .readability import measure
+
+GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
+MAX_SENTENCE_WORDS = {"young_person": 20, "parent": 30}
+NEAR_DUPLICATE = 92.0
+
+_PHONE = re.compile(r"(?<![\w.])(?:\+?\d[\d ]{1,14}\d)(?![\w.])")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s)>\]]+", re.I)
+_LINK_TARGET = re.compile(r"\]\(([^)]*)\)")
+
+
+@dataclass(slots=True)
+class AnswerRow:
+    answer: str
+    audience: str
+    grade: float
+    words: int
+    longest: int
+    ok: bool
+
+
+@dataclass(slots=True)
+class ValidationResult:
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    rows: list[AnswerRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _registry_facts(kb: KnowledgeBase) -> tuple[set[str], set[str], set[str]]:
+    phones, emails, urls = set(), set(), set()
+    for h in [*kb.helplines.values(), *kb.references.values()]:
+        for v in (h.phone, h.sms):
+            if v:
+                phones.add(re.sub(r"\D", "", v))
+        if h.text:
+            phones.update(re.sub(r"\D", "", m) for m in _PHONE.findall(h.text))
+        if h.email:
+            emails.add(h.email.lower())
+        if h.url:
+            urls.add(h.url.rstrip("/").lower())
+    return phones, emails, urls
+
+
+def check_answer_text(kb: KnowledgeBase, rel: str, raw: str, out: ValidationResult) -> None:
+    """Facts must come from the registry; links must be https: or tel:."""
+    phones, emails, urls = _registry_facts(kb)
+    text = PLACEHOLDER.sub(" ", raw)
+    for target in _LINK_TARGET.findall(text):
+        if target and not target.startswith(("https://", "tel:")):
+            out.errors.append(Problem(rel, "link", f"only https: and tel: links, found {target!r}"))
+    for url in _URL.findall(text):
+        if url.rstrip("/").lower() not in urls:
+            out.errors.append(
+                Problem(rel, "url", f"{url!r} is not in the registry: use a placeholder")
+            )
+    for email in _EMAIL.findall(text):
+        if email.lower() not in emails:
+            out.errors.append(Problem(rel, "email", f"{email!r} is not in the registry"))
+    for num in _PHONE.findall(_URL.sub(" ", text)):
+        digits = re.sub(r"\D", "", num)
+        if len(digits) >= 3 and digits not in phones:
+            out.errors.append(Problem(rel, "number", f"{num.strip()!r} is not in the registry"))
+        elif len(digits) >= 3:
+            out.warnings.append(
+                Problem(rel, "number", f"{num.strip()!r} typed by hand: use a placeholder")
+            )
+
+
+def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
+    """Near-identical examples in two intents, and examples the matcher answers elsewhere."""
+    matcher = Matcher(kb)
+    owners: list[str] = []
+    texts: list[str] = []
+    for intent in kb.intents.values():
+        for ex in intent.examples:
+            owners.append(intent.id)
+            texts.append(matcher.content_words(normalise(ex, kb.replacements).text))
+    seen: set[tuple[int, int]] = set()
+    for i, t in enumerate(texts):
+        for _, score, j in process.extract(
+            t, texts, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE, limit=None
+        ):
+            if owners[i] == owners[j] or (j, i) in seen:
+                continue
+            seen.add((i, j))
+            out.errors.append(
+                Problem(
+                    f"intents/{owners[i]}.yaml",
+                    "examples",
+                    f"{texts[i]!r} nearly repeats {texts[j]!r} in intents/{owners[j]}.yaml"
+                    f" ({score:.0f}%)",
+                )
+            )
+    for intent in kb.intents.values():
+        if intent.kind is IntentKind.OUT_OF_SCOPE:
+            continue
+        for ex in intent.examples:
+            got = matcher.match(normalise(ex, kb.replacements).text).intent
+            if got != intent.id:
+                out.warnings.append(
+                    Problem(f"intents/{intent.id}.yaml", "examples", f"{ex!r} is matched as {got}")
+                )
+
+
+def validate(root: Path | str | None = None) -> ValidationResult:
+    out = ValidationResult()
+    try:
+        kb = load(root)
+    except KnowledgeBaseError as exc:
+        out.errors.extend(exc.problems)
+        return out
+    base = Path(kb.root)
+    for intent in kb.intents.values():
+        n = len(intent.suggestions)
+        if intent.kind is IntentKind.TOPIC and not 2 <= n <= 4:
+            out.errors.append(
+                Problem(intent.source, "suggestions", f"a topic needs 2 to 4, found {n}")
+            )
+    for answer_id in sorted(kb.answers):
+        for aud in AUDIENCES:
+            path = base / "content" / aud / f"{answer_id}.md"
+            rel = f"content/{aud}/{answer_id}.md"
+            raw = path.read_text(encoding="utf-8")
+            check_answer_text(kb, rel, raw, out)
+            r = measure(raw)
+            ok = r.grade <= GRADE_LIMIT[aud] and r.longest_sentence <= MAX_SENTENCE_WORDS[aud]
+            if r.grade > GRADE_LIMIT[aud]:
+                out.errors.append(
+                    Problem(rel, "reading grade", f"{r.grade} is above {GRADE_LIMIT[aud]:.0f}")
+                )
+            if r.longest_sentence > MAX_SENTENCE_WORDS[aud]:
+                out.errors.append(
+                    Problem(
+                        rel,
+                        "sentence length",
+                        f"a sentence has {r.longest_sentence} words"
+                        f" (limit {MAX_SENTENCE_WORDS[aud]})",
+                    )
+                )
+            out.rows.append(AnswerRow(answer_id, aud, r.grade, r.words, r.longest_sentence, ok))
+    check_examples(kb, out)
+    return out
+
+
+def to_text(res: ValidationResult) -> str:
+    lines = [f"{'answer':30s} {'audience':13s} {'grade':>5s} {'words':>5s} {'longest':>7s}"]
+    for r in res.rows:
+        flag = "" if r.ok else "  <- too hard"
+        lines.append(
+            f"{r.answer:30s} {r.audience:13s} {r.grade:5.1f} {r.words:5d} {r.longest:7d}{flag}"
+        )
+    for aud in AUDIENCES:
+        grades = sorted(r.grade for r in res.rows if r.audience == aud)
+        if grades:
+            mid = grades[len(grades) // 2] if len(grades) % 2 else (
+                grades[len(grades) // 2 - 1] + grades[len(grades) // 2]
+            ) / 2
+            lines.append(f"{aud}: median grade {mid:.1f}, highest {grades[-1]:.1f}")
+    for w in res.warnings:
+        lines.append(f"warning: {w}")
+    for e in res.errors:
+        lines.append(f"error: {e}")
+    lines.append(
+        "OK: the knowledge base is valid." if res.ok else f"FAILED: {len(res.errors)} error(s)."
+    )
+    return "\n".join(lines)
+
+
+__all__ = ["ValidationResult", "default_root", "to_text", "validate"]

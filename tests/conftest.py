@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.api import create_app
+from bot.config import Settings
+from bot.engine import Engine
+from bot.loader import default_root, load
+from bot.models import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT / "eval"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load()
+
+
+@pytest.fixture(scope="session")
+def engine(kb: KnowledgeBase) -> Engine:
+    return Engine(kb)
+
+
+@pytest.fixture(scope="session")
+def client(engine: Engine) -> Iterator[TestClient]:
+    app = create_app(Settings(), engine=engine)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture()
+def kb_copy(tmp_path: Path) -> Path:
+    """A writable copy of the built-in knowledge base, to break on purpose."""
+    src = default_root()
+    for name in ("intents", "content"):
+        shutil.copytree(src / name, tmp_path / name)
+    return tmp_path
+
+
+def chat(client: TestClient, message: str, **extra: object) -> dict:
+    r = client.post("/api/chat", json={"message": message, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()

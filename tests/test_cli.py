@@ -1,0 +1,64 @@
+"""The `signpost` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_validate_passes_and_prints_the_grade_table() -> None:
+    r = run("validate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "grade" in r.stdout and "OK" in r.stdout
+    assert "online_grooming" in r.stdout
+
+
+def test_validate_fails_on_a_broken_intent(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "online_grooming.yaml"
+    p.write_text(p.read_text().replace("signposts:", "signpost:"))
+    r = run("--kb", str(kb_copy), "validate")
+    assert r.returncode == 1
+    assert "intents/online_grooming.yaml: signposts" in r.stdout
+
+
+def test_eval_reports_json(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        '{"text": "what is grooming", "expected": ["online_grooming"], "audience": "parent"}\n'
+        '{"text": "dog grooming prices", "expected": ["fallback"], "audience": "parent"}\n'
+    )
+    r = run("eval", str(cases), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)[0]
+    assert report["cases"] == 2
+    assert report["in_scope_accuracy"] == 1.0
+    assert "online_grooming" in report["per_intent"]
+
+
+def test_eval_rejects_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json}\n")
+    r = run("eval", str(bad))
+    assert r.returncode == 2 and "bad.jsonl:1" in r.stderr
+
+
+def test_chat_in_the_terminal() -> None:
+    r = run("chat", stdin="what is sextortion\nhow do i report it\nquit\n")
+    assert r.returncode == 0
+    assert "coercion_and_blackmail" in r.stdout and "make_a_report" in r.stdout
+    assert "Childline" in r.stdout

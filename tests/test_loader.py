@@ -1,0 +1,92 @@
+"""The knowledge base loads once into immutable objects; broken files name file and field."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bot.loader import KnowledgeBaseError, load
+from bot.models import CONTRACT_IDS, AUDIENCES, KnowledgeBase
+
+
+def test_every_contract_intent_is_loaded(kb: KnowledgeBase) -> None:
+    assert set(CONTRACT_IDS) <= set(kb.intents)
+    for iid in CONTRACT_IDS:
+        intent = kb.intents[iid]
+        if iid != "fallback":
+            assert len(intent.examples) >= 15, iid
+        for aud in AUDIENCES:
+            assert kb.answers[intent.answer][aud].strip()
+            assert intent.signposts[aud]
+
+
+def test_knowledge_base_is_immutable(kb: KnowledgeBase) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kb.intents["greeting"].title = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        kb.intents["new"] = kb.intents["greeting"]  # type: ignore[index]
+    assert isinstance(kb.intents["greeting"].examples, tuple)
+
+
+def test_placeholders_are_filled_from_the_registry(kb: KnowledgeBase) -> None:
+    for per in kb.answers.values():
+        for text in per.values():
+            assert "{" not in text or ".phone}" not in text
+
+
+def _problems(root: Path) -> str:
+    with pytest.raises(KnowledgeBaseError) as info:
+        load(root)
+    return str(info.value)
+
+
+def test_invalid_yaml_names_file_and_line(kb_copy: Path) -> None:
+    (kb_copy / "intents" / "greeting.yaml").write_text("id: greeting\nexamples: [unclosed\n")
+    msg = _problems(kb_copy)
+    assert "intents/greeting.yaml" in msg and "not valid YAML" in msg and "line" in msg
+
+
+def test_missing_field_names_file_and_field(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "online_grooming.yaml"
+    p.write_text(p.read_text().replace("title:", "titel:"))
+    msg = _problems(kb_copy)
+    assert "intents/online_grooming.yaml: title: is required" in msg
+
+
+def test_unknown_helpline_is_reported(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "the_law.yaml"
+    p.write_text(p.read_text().replace("nspcc_helpline", "nspc_helpline", 1))
+    assert "unknown helpline 'nspc_helpline'" in _problems(kb_copy)
+
+
+def test_too_few_examples_and_wrong_id(kb_copy: Path) -> None:
+    (kb_copy / "intents" / "goodbye.yaml").write_text(
+        "id: goodby\ntitle: Bye\nkind: conversation\nexamples: [bye]\n"
+    )
+    msg = _problems(kb_copy)
+    assert "intents/goodbye.yaml: id: must be 'goodbye'" in msg
+    assert "intents/goodbye.yaml: file: missing" not in msg  # one clear message, not two
+
+
+def test_missing_answer_and_bad_placeholder(kb_copy: Path) -> None:
+    (kb_copy / "content" / "parent" / "the_law.md").unlink()
+    ya = kb_copy / "content" / "young_person" / "privacy.md"
+    ya.write_text(ya.read_text() + "\nCall {childline.fax}.")
+    msg = _problems(kb_copy)
+    assert "content/parent/the_law.md: file: missing" in msg
+    assert "content/young_person/privacy.md: {childline.fax}: helpline 'childline' has no 'fax'" in msg
+
+
+def test_bad_regex_in_triage(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "self_harm.yaml"
+    p.write_text(p.read_text().replace("patterns:", "patterns:\n    - '(unclosed'", 1))
+    assert "triage.patterns[0]: bad regular expression" in _problems(kb_copy)
+
+
+def test_all_problems_are_reported_together(kb_copy: Path) -> None:
+    (kb_copy / "intents" / "greeting.yaml").unlink()
+    (kb_copy / "content" / "young_person" / "goodbye.md").unlink()
+    msg = _problems(kb_copy)
+    assert "greeting.yaml" in msg and "goodbye.md" in msg

@@ -1,0 +1,573 @@
+/*
+ * Signpost chat widget. Plain JavaScript: no framework, no build step, no third parties.
+ *
+ * Embed with one tag:
+ *   <script src="https://HOST/widget/signpost.js" data-api="https://HOST" defer></script>
+ * Optional data attributes:
+ *   data-title      panel title (default "Signpost")
+ *   data-launcher   launcher button text (default "Get help")
+ *   data-accent     accent colour, #rgb or #rrggbb (text colours are picked for contrast)
+ *   data-position   "right" (default) or "left"
+ *   data-exit-url   https page that Quick exit goes to (default BBC Weather)
+ *   data-greeting   first message
+ *   data-persist    "session": keep the chat in this tab's sessionStorage (default: memory only)
+ *
+ * Everything is built with DOM calls and textContent; answers from the API are never
+ * parsed as HTML. Links are only https: or tel:. The only requests made are to data-api
+ * (and signpost.css, next to this file).
+ */
+(function () {
+  'use strict';
+
+  var doc = document;
+  if (doc.querySelector('signpost-widget')) return; // already on the page
+
+  var script = doc.currentScript ||
+    [].slice.call(doc.querySelectorAll('script[src]')).filter(function (s) {
+      return /signpost\.js(\?|#|$)/.test(s.src);
+    }).pop();
+  if (!script) return;
+
+  // The only hard-coded helpline numbers: shown when the API cannot be reached.
+  var OFFLINE_HELP = [
+    { id: 'childline', name: 'Childline', phone: '0800 1111', url: 'https://www.childline.org.uk/',
+      description: 'For children and young people. Free, private, 24 hours.' },
+    { id: 'nspcc_helpline', name: 'NSPCC helpline', phone: '0808 800 5000',
+      url: 'https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/',
+      description: 'For adults worried about a child.' },
+    { id: 'emergency', name: 'Police, ambulance or fire', phone: '999',
+      description: 'If you or someone else is in danger right now.' }
+  ];
+  var DEFAULT_EXIT = 'https://www.bbc.co.uk/weather';
+  var STORE_KEY = 'signpost-chat';
+  var MAX_LEN = 1000;
+  var MAX_TOPICS = 8;
+
+  var data = script.dataset;
+  var scriptUrl = new URL(script.src, doc.baseURI);
+  var api = (function () {
+    try {
+      var u = new URL(data.api || scriptUrl.origin, doc.baseURI);
+      if (u.protocol === 'https:' || u.protocol === 'http:') return u.href.replace(/\/+$/, '');
+    } catch (e) { /* fall through */ }
+    return scriptUrl.origin;
+  })();
+  var exitUrl = (function () {
+    try {
+      var u = new URL(data.exitUrl || DEFAULT_EXIT, doc.baseURI);
+      if (u.protocol === 'https:' || u.origin === location.origin) return u.href;
+    } catch (e) { /* fall through */ }
+    return DEFAULT_EXIT;
+  })();
+  var title = (data.title || 'Signpost').slice(0, 60);
+  var greeting = data.greeting ||
+    "Hi, I'm " + title + ". I can answer questions about staying safe online and tell you where to get help. I'm a computer, not a person.";
+  var persist = data.persist === 'session';
+
+  // ---------- tiny DOM helper (textContent only) ----------
+  function h(tag, props, kids) {
+    var el = doc.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (k) {
+        var v = props[k];
+        if (v == null || v === false) return;
+        if (k === 'text') el.textContent = v;
+        else if (k === 'class') el.className = v;
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
+        else el.setAttribute(k, v === true ? '' : String(v));
+      });
+    }
+    if (kids != null) [].concat(kids).forEach(function (c) { if (c != null) el.append(c); });
+    return el;
+  }
+  function svg(path) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var s = doc.createElementNS(ns, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('focusable', 'false');
+    var p = doc.createElementNS(ns, 'path');
+    p.setAttribute('d', path);
+    s.append(p);
+    return s;
+  }
+  function sr(text) { return h('span', { class: 'sp-sr', text: text }); }
+  function isObj(v) { return v !== null && typeof v === 'object' && !Array.isArray(v); }
+  function str(v) { return typeof v === 'string' ? v : (typeof v === 'number' ? String(v) : ''); }
+
+  // ---------- links ----------
+  function telHref(phone) {
+    var d = str(phone).replace(/[\s()-]/g, '');
+    return /^\+?\d{3,15}$/.test(d) ? 'tel:' + d : null;
+  }
+  function safeHref(url) {
+    url = str(url).trim();
+    if (/^tel:/i.test(url)) return telHref(url.slice(4));
+    try {
+      var u = new URL(url);
+      if (u.protocol === 'https:' && !u.username && !u.password) return u.href;
+    } catch (e) { /* not a URL */ }
+    return null;
+  }
+  function link(text, url, cls) {
+    var href = safeHref(url);
+    if (!href) return text; // anything but https:/tel: stays plain text
+    if (href.slice(0, 4) === 'tel:') return h('a', { href: href, class: cls }, text);
+    return h('a', { href: href, class: cls, target: '_blank', rel: 'noopener noreferrer' },
+      [text, sr(' (opens in a new tab)')]);
+  }
+
+  // ---------- Markdown-lite: paragraphs, "- " / "1. " lists, [text](url), **bold** ----------
+  var INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|\*\*([^*\n]+)\*\*/g;
+  function inline(s) {
+    var out = [], last = 0, m;
+    INLINE.lastIndex = 0;
+    while ((m = INLINE.exec(s))) {
+      if (m.index > last) out.push(s.slice(last, m.index));
+      out.push(m[1] != null ? link(m[1], m[2]) : h('strong', { text: m[3] }));
+      last = INLINE.lastIndex;
+    }
+    if (last < s.length) out.push(s.slice(last));
+    return out;
+  }
+  function markdown(text) {
+    var frag = doc.createDocumentFragment();
+    str(text).replace(/\r\n?/g, '\n').split(/\n\s*\n/).forEach(function (block) {
+      var para = null, list = null;
+      block.split('\n').forEach(function (raw) {
+        var line = raw.trim();
+        if (!line) return;
+        var m = /^(?:([-*•])|\d{1,2}[.)])\s+(.*)$/.exec(line);
+        if (m) {
+          var type = m[1] ? 'ul' : 'ol';
+          if (!list || list.localName !== type) { list = h(type); frag.append(list); }
+          list.append(h('li', null, inline(m[2])));
+          para = null;
+        } else {
+          list = null;
+          if (para) para.append(' ');
+          else { para = h('p'); frag.append(para); }
+          para.append.apply(para, inline(line));
+        }
+      });
+    });
+    return frag;
+  }
+
+  // ---------- colours ----------
+  function lum(hex) {
+    return [1, 3, 5].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    }).reduce(function (a, c, i) { return a + c * [0.2126, 0.7152, 0.0722][i]; }, 0);
+  }
+  function contrast(a, b) {
+    var x = lum(a), y = lum(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+  function accentRule(value) {
+    var v = str(value).trim().toLowerCase();
+    if (!/^#([0-9a-f]{3}|[0-9a-f]{6})$/.test(v)) return '';
+    if (v.length === 4) v = '#' + v[1] + v[1] + v[2] + v[2] + v[3] + v[3];
+    var on = contrast(v, '#ffffff') >= 4.5 ? '#ffffff' : '#0b0c0c';
+    var rule = ':host{--sp-accent:' + v + ';--sp-on-accent:' + on + ';';
+    // Accent used as text colour only where it is readable on the light bubbles.
+    if (contrast(v, '#f3f2f1') >= 4.5) rule += '--sp-link:' + v + ';';
+    return rule + '}';
+  }
+
+  // ---------- build the widget ----------
+  var host = h('signpost-widget');
+  var root = host.attachShadow({ mode: 'open' });
+  var rule = accentRule(data.accent);
+  if (rule) {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(rule);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) { /* older browser: default colours */ }
+  }
+
+  var wrap = h('div', { class: 'sp-root' + (data.position === 'left' ? ' sp-left' : ''), hidden: true });
+  var css = h('link', { rel: 'stylesheet', href: new URL('signpost.css', scriptUrl).href });
+  css.addEventListener('load', function () { wrap.hidden = false; });
+  css.addEventListener('error', function () { wrap.hidden = false; });
+
+  var launcher = h('button', {
+    type: 'button', class: 'sp-launcher', 'aria-expanded': 'false', 'aria-controls': 'sp-panel'
+  }, [svg('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'),
+    h('span', { text: data.launcher || 'Get help' })]);
+
+  var exitBtn = h('button', { type: 'button', class: 'sp-exit' }, [
+    'Quick exit', sr(' (leave this page now)')]);
+  var closeBtn = h('button', { type: 'button', class: 'sp-close', 'aria-label': 'Close chat' },
+    svg('M6 6l12 12M18 6L6 18'));
+  var log = h('div', {
+    class: 'sp-log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0'
+  });
+  var typing = h('div', { class: 'sp-typing', 'aria-hidden': 'true', hidden: true },
+    [h('span'), h('span'), h('span')]);
+  var status = h('div', { class: 'sp-sr', role: 'status' });
+  var input = h('input', {
+    id: 'sp-input', class: 'sp-input', type: 'text', maxlength: String(MAX_LEN), autocomplete: 'off',
+    enterkeyhint: 'send', placeholder: 'Type your question'
+  });
+  var sendBtn = h('button', { type: 'submit', class: 'sp-send' }, 'Send');
+  var form = h('form', { class: 'sp-form', novalidate: true }, [
+    h('label', { for: 'sp-input', class: 'sp-sr', text: 'Your question' }), input, sendBtn]);
+  var clearBtn = h('button', { type: 'button', class: 'sp-clear' }, 'Clear chat');
+  var privacy = persist
+    ? "We don't save what you type. It stays in this browser tab until you close it or clear the chat."
+    : "We don't save what you type. It's gone when you leave this page or clear the chat.";
+
+  var panel = h('div', {
+    id: 'sp-panel', class: 'sp-panel', role: 'dialog', 'aria-modal': 'false',
+    'aria-labelledby': 'sp-title', 'aria-describedby': 'sp-privacy', hidden: true
+  }, [
+    h('div', { class: 'sp-head' }, [
+      h('div', { class: 'sp-titles' }, [
+        h('h2', { id: 'sp-title', class: 'sp-title', text: title }),
+        h('p', { class: 'sp-sub', text: 'Automatic answers, not a person' })]),
+      exitBtn, closeBtn]),
+    log, status, form,
+    h('div', { class: 'sp-foot' }, [
+      h('p', { id: 'sp-privacy', class: 'sp-privacy', text: privacy }),
+      h('p', { class: 'sp-tip' }, [clearBtn, h('span', { text: 'Press Shift 3 times to leave fast.' })])])
+  ]);
+  var cover = h('div', { class: 'sp-cover', hidden: true });
+  wrap.append(panel, launcher);
+  root.append(css, wrap, cover);
+
+  // ---------- state ----------
+  var state = { items: [], audience: undefined, context: null };
+  var busy = false, gen = 0, topics = null, topicsP = null;
+
+  function store() {
+    if (!persist) return;
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify(
+        { items: state.items, audience: state.audience === undefined ? 'unset' : state.audience, context: state.context }));
+    } catch (e) { /* storage blocked: memory only */ }
+  }
+  function forget() {
+    if (!persist) return;
+    try { sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+  }
+  function restore() {
+    if (!persist) return;
+    try {
+      var s = JSON.parse(sessionStorage.getItem(STORE_KEY) || 'null');
+      if (!isObj(s) || !Array.isArray(s.items)) return;
+      state.items = s.items.filter(isObj);
+      state.audience = s.audience === 'unset' ? undefined : (s.audience || null);
+      state.context = isObj(s.context) ? s.context : null;
+    } catch (e) { /* ignore broken data */ }
+  }
+
+  function say(text) {
+    status.textContent = '';
+    if (text) setTimeout(function () { status.textContent = text; }, 50);
+  }
+
+  // ---------- rendering ----------
+  function replies(list, labelText, cls) {
+    var label = h('p', { class: 'sp-replies-label', text: labelText });
+    var id = 'sp-r' + Math.random().toString(36).slice(2, 8);
+    label.id = id;
+    var group = h('div', { class: 'sp-replies ' + (cls || ''), role: 'group', 'aria-labelledby': id });
+    list.forEach(function (r) {
+      group.append(h('button', {
+        type: 'button', class: 'sp-reply', onclick: function () { r.act(); }
+      }, r.label));
+    });
+    return h('div', { class: 'sp-replies-wrap' }, [label, group]);
+  }
+  function suggestionReplies(list, labelText, cls) {
+    var items = (Array.isArray(list) ? list : []).filter(isObj).map(function (s) {
+      var label = str(s.label) || str(s.title) || str(s.message);
+      var msg = str(s.message) || label;
+      return label ? { label: label, act: function () { send(msg, label); } } : null;
+    }).filter(Boolean);
+    return items.length ? replies(items, labelText, cls) : null;
+  }
+
+  function card(sp, primary) {
+    var name = str(sp.name) || 'Get help';
+    var el = h('div', { class: 'sp-card' + (primary ? ' sp-card-primary' : '') },
+      h('p', { class: 'sp-card-name', text: name }));
+    if (sp.description) el.append(h('p', { class: 'sp-card-desc', text: str(sp.description) }));
+    if (sp.text) el.append(h('p', { class: 'sp-card-desc', text: 'Text: ' + str(sp.text) }));
+    if (sp.email) el.append(h('p', { class: 'sp-card-desc', text: 'Email: ' + str(sp.email) }));
+    var actions = h('div', { class: 'sp-card-actions' });
+    var tel = telHref(sp.phone);
+    if (tel) actions.append(h('a', { class: 'sp-call', href: tel }, ['Call ' + str(sp.phone), sr(' (' + name + ')')]));
+    else if (sp.phone) el.append(h('p', { class: 'sp-card-desc', text: 'Phone: ' + str(sp.phone) }));
+    var web = safeHref(sp.url);
+    if (web && web.slice(0, 6) === 'https:') {
+      actions.append(h('a', { class: 'sp-web', href: web, target: '_blank', rel: 'noopener noreferrer' },
+        ['Open website', sr(' for ' + name + ' (opens in a new tab)')]));
+    }
+    if (actions.childNodes.length) el.append(actions);
+    return el;
+  }
+  function cards(list, safety) {
+    list = (Array.isArray(list) ? list : []).filter(isObj);
+    if (safety !== 'none') {
+      list = list.filter(function (s) { return s.id === 'emergency'; })
+        .concat(list.filter(function (s) { return s.id !== 'emergency'; }));
+    }
+    if (!list.length) return null;
+    return h('div', { class: 'sp-cards' }, list.map(function (s, i) {
+      return card(s, safety !== 'none' && i === 0);
+    }));
+  }
+  function bubble(cls, kids) { return h('div', { class: 'sp-msg ' + cls }, kids); }
+
+  function renderBot(res, last) {
+    var safety = res.safety === 'emergency' || res.safety === 'urgent' ? res.safety : 'none';
+    var msg = bubble('sp-bot' + (safety !== 'none' ? ' sp-alert sp-' + safety : ''));
+    if (safety !== 'none') {
+      msg.append(h('p', { class: 'sp-alert-title', text: safety === 'emergency' ? 'Get help now' : 'Please talk to someone' }));
+    }
+    var body = h('div', { class: 'sp-text' }, markdown(res.answer));
+    var cs = cards(res.signposts, safety);
+    if (safety === 'emergency') msg.append(cs || '', body); else msg.append(body, cs || '');
+    var out = [msg];
+    if (last) {
+      var dym = res.intent === 'fallback';
+      var r = suggestionReplies(res.suggestions, dym ? 'Did you mean:' : 'You could ask:', dym ? 'sp-dym' : '');
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  function renderError(item) {
+    var text;
+    if (item.code === 429) {
+      var s = parseInt(item.retry, 10);
+      text = 'Sorry, a lot of messages have been sent in a short time. Please wait ' +
+        (s > 0 && s <= 120 ? 'about ' + s + ' seconds' : 'a few minutes') + ' and try again.';
+    } else if (item.code === 413) text = 'Sorry, that message is too long. Please try a shorter one.';
+    else if (item.code === 422) text = item.detail || "Sorry, I couldn't read that message. Please try different words.";
+    else text = "Sorry, I can't connect right now. Please try again in a little while.";
+    var help = OFFLINE_HELP.slice();
+    if (state.audience === 'parent') help.unshift(help.splice(1, 1)[0]);
+    return [bubble('sp-bot sp-error', [h('p', { text: text }), h('p', { text: 'You can still talk to someone now:' }),
+      cards(help, 'none')])];
+  }
+  function renderItem(item, last) {
+    if (item.type === 'user') return [bubble('sp-user', [sr('You said: '), h('span', { text: str(item.text) })])];
+    if (item.type === 'bot' && isObj(item.res)) return renderBot(item.res, last);
+    if (item.type === 'error') return renderError(item);
+    if (item.type === 'intro') return [bubble('sp-bot', h('div', { class: 'sp-text' }, markdown(greeting)))];
+    if (item.type === 'audience') {
+      var out = [bubble('sp-bot', h('p', { text: 'Who is using this?' }))];
+      if (last) {
+        out.push(replies([
+          { label: "I'm a young person", act: function () { chooseAudience('young_person', "I'm a young person"); } },
+          { label: "I'm a parent or carer", act: function () { chooseAudience('parent', "I'm a parent or carer"); } },
+          { label: 'Skip', act: function () { chooseAudience(null, 'Skip'); } }
+        ], 'Choose one:', 'sp-audience'));
+      }
+      return out;
+    }
+    if (item.type === 'welcome') {
+      var w = [bubble('sp-bot', h('p', { text: 'Thanks. Ask me a question in your own words, or choose a topic.' }))];
+      if (last) {
+        var t = suggestionReplies((topics || []).slice(0, MAX_TOPICS), 'Topics:', 'sp-topics');
+        if (t) w.push(t);
+      }
+      return w;
+    }
+    return [];
+  }
+  function dropReplies() {
+    [].slice.call(log.querySelectorAll('.sp-replies-wrap')).forEach(function (el) { el.remove(); });
+  }
+  function add(item) {
+    dropReplies();
+    state.items.push(item);
+    store();
+    var nodes = renderItem(item, true);
+    nodes.forEach(function (n) { log.insertBefore(n, typing); });
+    // Show the start of a new answer; a user's own message just scrolls to the end.
+    var first = nodes[0];
+    var top = item.type === 'user' ? log.scrollHeight : Math.max(0, first.offsetTop - 8);
+    log.scrollTop = top;
+  }
+  function renderAll() {
+    log.replaceChildren();
+    state.items.forEach(function (item, i) {
+      renderItem(item, i === state.items.length - 1).forEach(function (n) { log.append(n); });
+    });
+    log.append(typing);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // ---------- network ----------
+  function request(path, opts) {
+    var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = ctrl && setTimeout(function () { ctrl.abort(); }, 15000);
+    var o = Object.assign({
+      credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer', mode: 'cors',
+      signal: ctrl ? ctrl.signal : undefined
+    }, opts || {});
+    return fetch(api + path, o).finally(function () { if (timer) clearTimeout(timer); });
+  }
+  function loadTopics() {
+    if (!topicsP) {
+      topicsP = request('/api/topics').then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) {
+          topics = isObj(j) && Array.isArray(j.topics) ? j.topics.filter(isObj).map(function (t) {
+            return { label: str(t.title), message: str(t.message) || str(t.title) };
+          }) : [];
+          if (!topics.length) topicsP = null; // try again next time
+          return topics;
+        }, function () { topicsP = null; return []; });
+    }
+    return topicsP;
+  }
+
+  function setBusy(on) {
+    busy = on;
+    typing.hidden = !on;
+    sendBtn.setAttribute('aria-disabled', on ? 'true' : 'false');
+    if (on) { log.scrollTop = log.scrollHeight; say(title + ' is typing'); } else say('');
+  }
+
+  function chooseAudience(aud, label) {
+    if (busy) return;
+    state.audience = aud;
+    add({ type: 'user', text: label });
+    input.focus();
+    var g = gen;
+    setBusy(true);
+    loadTopics().then(function () {
+      if (g !== gen) return;
+      setBusy(false);
+      add({ type: 'welcome' });
+    });
+  }
+
+  function send(text, label) {
+    text = str(text).trim();
+    if (!text) { say('Please type a question first.'); input.focus(); return; }
+    if (busy) { say('Please wait for the answer.'); return; }
+    if (text.length > MAX_LEN) { say('That message is too long.'); return; }
+    if (state.audience === undefined) state.audience = null; // typed without choosing: skip
+    var hadFocus = root.activeElement;
+    add({ type: 'user', text: label || text });
+    if (!hadFocus || !hadFocus.isConnected || hadFocus === sendBtn) input.focus();
+    var g = gen;
+    setBusy(true);
+    request('/api/chat', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ message: text, audience: state.audience || null, context: state.context })
+    }).then(function (r) {
+      if (r.ok) {
+        return r.json().then(function (res) {
+          if (!isObj(res) || typeof res.answer !== 'string') throw new Error('bad response');
+          return res;
+        });
+      }
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        var d = isObj(j) && typeof j.detail === 'string' && j.detail.length < 200 ? j.detail : '';
+        return { error: r.status, retry: r.headers.get('Retry-After'), detail: d };
+      });
+    }).catch(function () { return { error: 0 }; }).then(function (res) {
+      if (g !== gen) return; // cleared or exited meanwhile
+      setBusy(false);
+      if (res.error != null) {
+        add({ type: 'error', code: res.error, retry: res.retry, detail: res.detail });
+        return;
+      }
+      state.context = isObj(res.context) ? res.context : null;
+      add({ type: 'bot', res: res });
+    });
+  }
+
+  function start() {
+    state.items = [];
+    state.audience = undefined;
+    state.context = null;
+    log.replaceChildren(typing);
+    add({ type: 'intro' });
+    add({ type: 'audience' });
+  }
+
+  // ---------- open / close / clear / exit ----------
+  function isOpen() { return !panel.hidden; }
+  function open() {
+    if (isOpen()) return;
+    panel.hidden = false;
+    launcher.setAttribute('aria-expanded', 'true');
+    wrap.classList.add('sp-open');
+    loadTopics();
+    if (!state.items.length) start();
+    var choice = log.querySelector('.sp-audience .sp-reply');
+    (choice || input).focus();
+  }
+  function close() {
+    if (!isOpen()) return;
+    panel.hidden = true;
+    launcher.setAttribute('aria-expanded', 'false');
+    wrap.classList.remove('sp-open');
+    launcher.focus();
+  }
+  function clear() {
+    gen++;
+    setBusy(false);
+    forget();
+    input.value = '';
+    start();
+    say('Chat cleared.');
+    var choice = log.querySelector('.sp-audience .sp-reply');
+    (choice || input).focus();
+  }
+  function quickExit() {
+    // Hide at once, forget everything, then leave without adding a history entry.
+    cover.hidden = false;
+    wrap.hidden = true;
+    gen++;
+    state.items = [];
+    state.context = null;
+    state.audience = undefined;
+    log.replaceChildren(typing);
+    input.value = '';
+    forget();
+    location.replace(exitUrl);
+  }
+
+  launcher.addEventListener('click', function () { if (isOpen()) close(); else open(); });
+  closeBtn.addEventListener('click', close);
+  exitBtn.addEventListener('click', quickExit);
+  clearBtn.addEventListener('click', clear);
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    if (busy) { say('Please wait for the answer.'); return; }
+    var v = input.value;
+    if (v.trim()) input.value = '';
+    send(v);
+  });
+  root.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && isOpen()) { e.stopPropagation(); close(); }
+  });
+
+  // Shift pressed 3 times within 5 seconds, anywhere on the page (like GOV.UK "Exit this page").
+  var shifts = [];
+  doc.addEventListener('keydown', function (e) {
+    if (e.key !== 'Shift') { shifts = []; return; }
+    if (e.repeat) return;
+    var now = Date.now();
+    shifts = shifts.filter(function (t) { return now - t < 5000; });
+    shifts.push(now);
+    if (shifts.length >= 3) { shifts = []; quickExit(); }
+  }, true);
+
+  function mount() {
+    restore();
+    if (state.items.length) renderAll(); else log.append(typing);
+    doc.body.append(host);
+  }
+  if (doc.body) mount(); else doc.addEventListener('DOMContentLoaded', mount);
+})();
