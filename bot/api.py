@@ -18,6 +18,7 @@ from .config import Settings, get_settings
 from .engine import Engine
 from .loader import load
 from .middleware import install_middleware
+from .safeguard import SafeResponder
 from .schemas import ChatRequest, ChatResponse, ErrorResponse, Status, Topic, TopicsResponse
 
 log = logging.getLogger("signpost")
@@ -67,10 +68,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _explain(exc)}, status_code=422)
 
+    respond = SafeResponder(engine)
+
     @app.post("/api/chat", response_model=ChatResponse, responses=_ERRORS, tags=["chat"])
     def chat(req: ChatRequest) -> ChatResponse:
         """Answer one message. Send back `context` from the previous reply to keep the thread."""
-        return ChatResponse.of(engine.respond(req.message, req.audience, req.context))
+        return respond(req)  # the engine reply, or a safe generic one if it ever fails
 
     topics = TopicsResponse(
         topics=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
@@ -21,15 +22,26 @@ def _serve(args: argparse.Namespace) -> int:
     from .loader import load
 
     load(os.environ.get("SIGNPOST_KB_DIR"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from .config import Settings
+    from .logs import logging_config
+
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError names the variable
+        print(f"signpost: bad configuration: {exc}", file=sys.stderr)
+        return 1
+    log_config = logging_config(settings.log_format, settings.log_level)
+    logging.config.dictConfig(log_config)
     uvicorn.run(
         "bot.api:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        access_log=False,  # ours logs method, path, status and latency only
+        log_config=log_config,  # applied in every worker: text or JSON, no message text
+        log_level=settings.log_level,
+        access_log=False,  # ours logs method, route template, status and latency only
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=False,  # the client IP comes from SIGNPOST_TRUSTED_PROXY_HEADER only
     )
     return 0
 

@@ -29,7 +29,7 @@ from .safety import SafetyHit, Triager
 
 CONTEXT_VERSION = 1
 # A safety intent reached through its example questions (not its rules) must score this high.
-SAFETY_EXAMPLE_THRESHOLD = 0.82
+SAFETY_EXAMPLE_THRESHOLD = 0.88
 # Follow-ups that only make sense about the previous topic ("how do I report it?").
 FOLLOWUP_INTENTS = frozenset({"make_a_report", "talk_to_someone", "what_to_do"})
 _FOLLOWUP_MAX_WORDS = 6
@@ -75,7 +75,7 @@ class Engine:
         hit = self.triager.triage(text)
         match = self.matcher.match(text)
         if hit is None:
-            hit = self._safety_from_examples(match)
+            hit = self._safety_from_examples(match, text)
         if hit is not None:
             return self._safety_reply(hit, match, aud, known, ctx)
         return self._topic_reply(match, text, aud, known, ctx)
@@ -96,13 +96,15 @@ class Engine:
         # Unknown: plain young-person wording, and both helplines (see compose.signposts).
         return "young_person", False
 
-    def _safety_from_examples(self, match: Match) -> SafetyHit | None:
+    def _safety_from_examples(self, match: Match, text: str) -> SafetyHit | None:
         if not match.candidates:
             return None
         top = match.candidates[0]
         intent = self.kb.intents.get(top.intent)
         if intent is None or intent.triage is None or top.score < SAFETY_EXAMPLE_THRESHOLD:
             return None
+        if "topic_question" in self.triager.concepts_in(text):
+            return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
 
     def _top_topic(self, match: Match) -> str | None:

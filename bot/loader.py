@@ -174,11 +174,13 @@ def _opt(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def load_normalise(c: _Collector, path: Path) -> tuple[dict[str, str], frozenset[str]]:
+def load_normalise(
+    c: _Collector, path: Path
+) -> tuple[dict[str, str], frozenset[str], dict[str, str]]:
     data = c.read_yaml(path) or {}
     if not isinstance(data, dict):
         c.add(path, "file", "must be a mapping")
-        return {}, frozenset()
+        return {}, frozenset(), {}
     rep = data.get("replacements") or {}
     if not isinstance(rep, dict):
         c.add(path, "replacements", "must be a mapping of word: replacement")
@@ -188,7 +190,50 @@ def load_normalise(c: _Collector, path: Path) -> tuple[dict[str, str], frozenset
     if not isinstance(stop, list):
         c.add(path, "stopwords", "must be a list")
         stop = []
-    return replacements, frozenset(str(s).lower() for s in stop)
+    synonyms: dict[str, str] = {}
+    groups = data.get("synonyms") or {}
+    if not isinstance(groups, dict):
+        c.add(path, "synonyms", "must map a word to the list of words that become it")
+        groups = {}
+    for word, variants in groups.items():
+        if not isinstance(variants, list):
+            c.add(path, f"synonyms.{word}", "must be a list of words")
+            continue
+        for v in variants:
+            v = str(v).lower()
+            if v in synonyms and synonyms[v] != str(word).lower():
+                c.add(path, f"synonyms.{word}", f"{v!r} is already a synonym of {synonyms[v]!r}")
+            synonyms[v] = str(word).lower()
+    return replacements, frozenset(str(s).lower() for s in stop), synonyms
+
+
+def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]]:
+    data = c.read_yaml(path)
+    concepts = data.get("concepts") if isinstance(data, dict) else None
+    if not isinstance(concepts, dict):
+        c.add(path, "concepts", "must map a concept name to a list of phrases")
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, phrases in concepts.items():
+        if not isinstance(phrases, list) or not phrases:
+            c.add(path, f"concepts.{name}", "must be a non-empty list of phrases")
+            continue
+        for i, ph in enumerate(phrases):
+            if str(ph).startswith("re:"):
+                try:
+                    re.compile(str(ph)[3:])
+                except re.error as exc:
+                    c.add(path, f"concepts.{name}[{i}]", f"bad regular expression: {exc}")
+        out[str(name)] = tuple(str(p).strip().lower() for p in phrases)
+    return out
+
+
+def _combos(c: _Collector, path: Path, data: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
+    raw = data.get("combos") or []
+    if not isinstance(raw, list) or not all(isinstance(x, list) and x for x in raw):
+        c.add(path, "triage.combos", "must be a list of lists of concept names")
+        return ()
+    return tuple(tuple(str(name) for name in combo) for combo in raw)
 
 
 def _load_triage(c: _Collector, path: Path, data: Any) -> Triage | None:
@@ -218,6 +263,7 @@ def _load_triage(c: _Collector, path: Path, data: Any) -> Triage | None:
             c, path, "triage.emergency_patterns", _str_list(c, path, data, "emergency_patterns")
         ),
         addenda=MappingProxyType({str(k): str(v) for k, v in addenda.items()}),
+        combos=_combos(c, path, data),
     )
 
 
@@ -328,7 +374,8 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
     for rid in references.keys() & helplines.keys():
         c.add(content / "helplines.yaml", f"references.{rid}", "id already used by a helpline")
     placeholders = {**references, **helplines}
-    replacements, stopwords = load_normalise(c, content / "normalise.yaml")
+    concepts = load_concepts(c, content / "safety_concepts.yaml")
+    replacements, stopwords, synonyms = load_normalise(c, content / "normalise.yaml")
 
     intents: dict[str, Intent] = {}
     intent_dir = root / "intents"
@@ -369,6 +416,10 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
         answers[aid] = MappingProxyType(per)
 
     for i in intents.values():
+        for k, combo in enumerate(i.triage.combos if i.triage else ()):
+            for name in combo:
+                if name.lstrip("!") not in concepts:
+                    c.add(root / i.source, f"triage.combos[{k}]", f"unknown concept {name!r}")
         for s in i.suggestions:
             if not s.label or not s.message:
                 c.add(root / i.source, "suggestions", "label and message must not be empty")
@@ -382,5 +433,7 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
         references=MappingProxyType(references),
         replacements=MappingProxyType(replacements),
         stopwords=stopwords,
+        synonyms=MappingProxyType(synonyms),
+        concepts=MappingProxyType(concepts),
         root=str(root),
     )

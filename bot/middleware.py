@@ -1,19 +1,37 @@
-"""Cross-cutting HTTP concerns: body size limit, JSON-only chat, access log, headers.
+"""Cross-cutting HTTP concerns: body limit, JSON-only API, rate limit, CORS, headers, logs.
 
 Pure ASGI middleware, so the body is counted as it streams in and never buffered twice.
-The access log carries method, path (no query string), status and latency: never a body.
+Order, outermost first:
+
+    HeadersAndLog -> CORS (only if origins are configured) -> RateLimit -> Guard -> app
+
+so every response, including a 413 or a 429, carries the security headers (and the CORS
+headers a browser needs to read it), and every request gets one access-log line.
+
+The access log carries method, route template (a fixed "/other" for unknown paths), status
+and latency: never a body, a query string, a header or the raw path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import __version__, metrics
 from .config import Settings
+from .ratelimit import ClientKey, Limiter, RateLimitMiddleware, make_limiter
 
 access_log = logging.getLogger("signpost.access")
 
@@ -28,27 +46,37 @@ PAGE_CSP = (
     b"script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
     b"object-src 'none'"
 )
-API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# FastAPI's Swagger UI loads its script and style from a CDN and uses inline script; this
+# relaxed policy applies to /docs and /redoc only (developer pages, never shown to users).
 DOCS_CSP = (
     b"default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
     b"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
-    b"https://fastapi.tiangolo.com; frame-ancestors 'none'"
+    b"https://fastapi.tiangolo.com; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+NO_STORE = (b"cache-control", b"no-store")
+UNKNOWN_ROUTE = "/other"
+_DROP_HEADERS = (b"set-cookie", b"server")
+UNREADABLE_BODY = (
+    'the body is not valid JSON: send UTF-8 JSON like {"message": "..."}, not nested too deeply'
 )
 
 
 async def _send_json(send: Send, status: int, detail: str, extra: list | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class GuardMiddleware:
-    """413 for bodies over the limit; 415 for a chat body that is not JSON."""
+    """413 for bodies over the limit; 415 for an /api/ body that is not JSON.
+
+    The body (at most `max_body` bytes) is read here and handed on whole, so the limit also
+    holds for chunked uploads without a Content-Length, whatever the framework does later.
+    """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -74,37 +102,54 @@ class GuardMiddleware:
             await _send_json(send, 415, "send the request body as application/json")
             return
 
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
                 await _send_json(send, 413, f"request body larger than {self.max_body} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def route_template(app: FastAPI, scope: Scope) -> str:
+    """The route a request matched, as written in the code ("/widget/{path}"), or "/other"."""
+    for route in app.router.routes:
+        try:
+            match, _ = route.matches(scope)
+        except Exception:  # a malformed path must never break logging
+            return UNKNOWN_ROUTE
+        if match is not Match.NONE:
+            path = getattr(route, "path", "")
+            if isinstance(route, Mount):
+                return f"{path}/{{path}}"
+            return path or UNKNOWN_ROUTE
+    return UNKNOWN_ROUTE
 
 
 class HeadersAndLogMiddleware:
-    """Security headers on every response, and an access log line with no content."""
+    """Security headers on every response, metrics, and an access log line with no content."""
 
-    def __init__(self, app: ASGIApp, json_logs: bool = False) -> None:
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
         self.app = app
-        self.json_logs = json_logs
+        self.fastapi_app = fastapi_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,15 +158,15 @@ class HeadersAndLogMiddleware:
         start = time.perf_counter()
         path: str = scope["path"]
         status = 500
+        # Before the app runs: routing rewrites the scope (root_path) for mounted apps.
+        route = route_template(self.fastapi_app, scope)
 
         async def wrapped(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in (b"set-cookie", b"server")
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _DROP_HEADERS
                 ]
                 headers += SECURITY_HEADERS
                 if path.startswith(("/docs", "/redoc")):
@@ -130,24 +175,101 @@ class HeadersAndLogMiddleware:
                     headers.append((b"content-security-policy", PAGE_CSP))
                 else:
                     headers.append((b"content-security-policy", API_CSP))
+                if path.startswith("/api/"):
+                    headers.append(NO_STORE)
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.app(scope, receive, wrapped)
         finally:
-            ms = (time.perf_counter() - start) * 1000
-            if self.json_logs:
-                access_log.info(
-                    json.dumps(
-                        {"method": scope["method"], "path": path, "status": status, "ms": round(ms, 2)}
-                    )
-                )
-            else:
-                access_log.info("%s %s %d %.1fms", scope["method"], path, status, ms)
+            seconds = time.perf_counter() - start
+            method = scope["method"] if len(scope["method"]) <= 10 else "OTHER"
+            metrics.HTTP_REQUESTS.inc(method, route, str(status))
+            metrics.HTTP_LATENCY.observe(seconds, route)
+            ms = round(seconds * 1000, 1)
+            access_log.info(
+                "%s %s %d %.1fms",
+                method,
+                route,
+                status,
+                ms,
+                extra={"fields": {"method": method, "route": route, "status": status, "ms": ms}},
+            )
+
+
+def _rate_limit_detail(app: FastAPI) -> str:
+    text = "You have sent a lot of messages very quickly. Please wait a moment and try again."
+    engine = getattr(app.state, "engine", None)
+    helplines = getattr(getattr(engine, "kb", None), "helplines", {}) or {}
+    childline, emergency = helplines.get("childline"), helplines.get("emergency")
+    if childline is not None and childline.phone:
+        text += f" If you need to talk to someone now, call {childline.name} on {childline.phone}."
+    if emergency is not None and emergency.phone:
+        text += f" If you are in danger, call {emergency.phone}."
+    return text
+
+
+def _close_on_shutdown(app: FastAPI, limiter: Limiter) -> None:
+    """Close the limiter's connections when the app stops (wraps the existing lifespan)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            yield state
+        await limiter.close()
+
+    app.router.lifespan_context = lifespan
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI answers a body it cannot parse (not UTF-8, nested too deep, a number too long
+    to read) with a bare 400; on the API that is one more kind of invalid JSON: a clear 422."""
+    if (
+        isinstance(exc, StarletteHTTPException)
+        and exc.status_code == 400
+        and request.url.path.startswith("/api/")
+    ):
+        return JSONResponse({"detail": UNREADABLE_BODY}, status_code=422)
+    return await http_exception_handler(request, exc)  # type: ignore[arg-type]
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    # Order: the last added runs first, so headers/log wrap everything, including 413s.
+    """Add the middleware stack (see the module docstring), /metrics and one error handler."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # The last added runs first.
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
-    app.add_middleware(HeadersAndLogMiddleware, json_logs=settings.log_format == "json")
+    limiter = make_limiter(settings)
+    app.state.rate_limiter = limiter
+    if limiter is not None:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=limiter,
+            key=ClientKey(
+                settings.trusted_proxy_header,
+                settings.trusted_proxy_hops,
+                settings.trusted_proxy_networks,
+            ),
+            detail=_rate_limit_detail(app),
+        )
+        _close_on_shutdown(app, limiter)
+    origins = settings.cors_origin_list
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+            allow_credentials=False,
+            expose_headers=["retry-after"],
+            max_age=600,
+        )
+    app.add_middleware(HeadersAndLogMiddleware, fastapi_app=app)
+
+    if settings.metrics_enabled:
+        metrics.BUILD_INFO.set(1, __version__)
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus_metrics() -> PlainTextResponse:
+            return PlainTextResponse(metrics.render(), media_type=metrics.CONTENT_TYPE)

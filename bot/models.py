@@ -96,6 +96,8 @@ class Triage:
     phrases: tuple[str, ...] = ()
     unless: tuple[re.Pattern[str], ...] = ()
     emergency_patterns: tuple[re.Pattern[str], ...] = ()
+    # Any of these fires the class: every concept named must appear ("!name": must not).
+    combos: tuple[tuple[str, ...], ...] = ()
     addenda: MappingProxyType[str, str] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -124,6 +126,11 @@ class KnowledgeBase:
     references: MappingProxyType[str, Helpline]
     replacements: MappingProxyType[str, str]
     stopwords: frozenset[str]
+    synonyms: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # content/safety_concepts.yaml: concept name -> phrases (see that file for the syntax)
+    concepts: MappingProxyType[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     root: str = ""
 
     def topics(self) -> list[Intent]:
@@ -137,6 +144,7 @@ class KnowledgeBase:
 class Candidate:
     intent: str
     score: float  # 0..1
+    evidence: float = 0.0  # IDF mass of the message's words typical of the intent
 
 
 @dataclass(frozen=True, slots=True)

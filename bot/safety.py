@@ -1,21 +1,26 @@
 """Safety triage: runs before topic matching and wins over it.
 
-Rules are data (the `triage` block of each safety intent): regular expressions and whole
-phrases matched with tolerance for typos, both on the normalised text. Recall comes first:
-a missed crisis is the worst failure this product can have, so any class that fires is
-answered, and the most serious one (lowest priority number) wins.
+Rules are data. Each safety intent's `triage` block has regular expressions, whole phrases
+matched with tolerance for typos, and `combos` of concepts from
+content/safety_concepts.yaml ("a stranger" + "at my door"), all applied to the normalised
+text. Recall comes first: a missed crisis is the worst failure this product can have, so
+any class that fires is answered, and the most serious one (lowest priority) wins.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
 
 PHRASE_CUTOFF = 88.0
+TYPO_CUTOFF = 80.0  # how close a misspelt word must be to a concept word to be read as it
+_GAP = r"(?: \S+){0,3}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +28,37 @@ class SafetyHit:
     intent: str
     safety: Safety
     priority: int
-    reason: str  # "pattern", "phrase" or "example": for evaluation, never logged with text
+    reason: str  # "pattern", "phrase", "combo" or "example": for evaluation only
+
+
+def compile_concept(phrases: Iterable[str]) -> re.Pattern[str]:
+    """One regex for a concept: phrases as whole words, `~` a short gap, `word*` any ending."""
+    alts = []
+    for phrase in phrases:
+        if phrase.startswith("re:"):
+            alts.append(f"(?:{phrase[3:]})")
+            continue
+        parts = []
+        for tok in phrase.split():
+            if tok == "~":
+                parts.append(_GAP)
+            elif tok.endswith("*"):
+                parts.append(" " + re.escape(tok[:-1]) + r"\w*")
+            else:
+                parts.append(" " + re.escape(tok))
+        alts.append("".join(parts).lstrip(" "))
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)")
+
+
+def concept_words(concepts: Mapping[str, Iterable[str]]) -> set[str]:
+    return {
+        tok.rstrip("*")
+        for phrases in concepts.values()
+        for p in phrases
+        if not p.startswith("re:")
+        for tok in p.split()
+        if tok != "~" and len(tok) >= 4
+    }
 
 
 class Triager:
@@ -36,16 +71,47 @@ class Triager:
             )
             rules.append((intent, intent.triage, phrases))
         self._rules = sorted(rules, key=lambda r: r[1].priority)
+        self._concepts = {name: compile_concept(ph) for name, ph in kb.concepts.items()}
+        self._concept_vocab = sorted(concept_words(kb.concepts))
+        # Words we know as words: never "corrected" into a concept word.
+        known = set(self._concept_vocab) | set(kb.stopwords) | set(kb.replacements.values())
+        for intent in kb.intents.values():
+            for ex in intent.examples:
+                known.update(normalise(ex, kb.replacements).text.split())
+        self._known = frozenset(known)
+
+    def correct(self, text: str) -> str:
+        """Read misspelt words as the concept words they are closest to ("forsed" -> "forced")."""
+        out = []
+        for tok in text.split():
+            if len(tok) >= 5 and tok not in self._known and not tok.isdigit():
+                hit = process.extractOne(
+                    tok, self._concept_vocab, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
+                )
+                if hit is not None:
+                    tok = hit[0]
+            out.append(tok)
+        return " ".join(out)
+
+    def concepts_in(self, text: str) -> set[str]:
+        return {name for name, rx in self._concepts.items() if rx.search(text)}
 
     def hits(self, text: str) -> list[SafetyHit]:
         """Every safety class the normalised text triggers, most serious first."""
+        corrected = self.correct(text)
+        present: set[str] | None = None
         out: list[SafetyHit] = []
         for intent, rule, phrases in self._rules:
             reason = None
-            if any(p.search(text) for p in rule.patterns):
+            if any(p.search(text) or p.search(corrected) for p in rule.patterns):
                 reason = "pattern"
             elif any(_phrase_in(p, text) for p in phrases):
                 reason = "phrase"
+            elif rule.combos:
+                if present is None:
+                    present = self.concepts_in(corrected)
+                if any(_satisfied(combo, present) for combo in rule.combos):
+                    reason = "combo"
             if reason is None or any(u.search(text) for u in rule.unless):
                 continue
             level = rule.safety
@@ -57,6 +123,10 @@ class Triager:
     def triage(self, text: str) -> SafetyHit | None:
         hits = self.hits(text)
         return hits[0] if hits else None
+
+
+def _satisfied(combo: tuple[str, ...], present: set[str]) -> bool:
+    return all((name[1:] not in present) if name[0] == "!" else (name in present) for name in combo)
 
 
 def _phrase_in(phrase: str, text: str) -> bool:

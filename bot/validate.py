@@ -65,11 +65,13 @@ def _registry_facts(kb: KnowledgeBase) -> tuple[set[str], set[str], set[str]]:
     return phones, emails, urls
 
 
-def check_answer_text(kb: KnowledgeBase, rel: str, raw: str, out: ValidationResult) -> None:
+def check_answer_text(
+    kb: KnowledgeBase, rel: str, raw: str, rendered: str, out: ValidationResult
+) -> None:
     """Facts must come from the registry; links must be https: or tel:."""
     phones, emails, urls = _registry_facts(kb)
-    text = PLACEHOLDER.sub(" ", raw)
-    for target in _LINK_TARGET.findall(text):
+    text = PLACEHOLDER.sub(" ", raw)  # what the editor typed by hand
+    for target in _LINK_TARGET.findall(rendered):
         if target and not target.startswith(("https://", "tel:")):
             out.errors.append(Problem(rel, "link", f"only https: and tel: links, found {target!r}"))
     for url in _URL.findall(text):
@@ -145,7 +147,7 @@ def validate(root: Path | str | None = None) -> ValidationResult:
             path = base / "content" / aud / f"{answer_id}.md"
             rel = f"content/{aud}/{answer_id}.md"
             raw = path.read_text(encoding="utf-8")
-            check_answer_text(kb, rel, raw, out)
+            check_answer_text(kb, rel, raw, kb.answers[answer_id][aud], out)
             r = measure(raw)
             ok = r.grade <= GRADE_LIMIT[aud] and r.longest_sentence <= MAX_SENTENCE_WORDS[aud]
             if r.grade > GRADE_LIMIT[aud]:

@@ -41,7 +41,7 @@
   var DEFAULT_EXIT = 'https://www.bbc.co.uk/weather';
   var STORE_KEY = 'signpost-chat';
   var MAX_LEN = 1000;
-  var MAX_TOPICS = 8;
+  var MAX_TOPICS = 6;
 
   var data = script.dataset;
   var scriptUrl = new URL(script.src, doc.baseURI);
@@ -243,7 +243,8 @@
   var busy = false, gen = 0, topics = null, topicsP = null;
 
   function store() {
-    if (!persist) return;
+    // Only once the person has said something: a fresh greeting is not worth keeping.
+    if (!persist || !state.items.some(function (i) { return i.type === 'user'; })) return;
     try {
       sessionStorage.setItem(STORE_KEY, JSON.stringify(
         { items: state.items, audience: state.audience === undefined ? 'unset' : state.audience, context: state.context }));
@@ -296,7 +297,8 @@
     var el = h('div', { class: 'sp-card' + (primary ? ' sp-card-primary' : '') },
       h('p', { class: 'sp-card-name', text: name }));
     if (sp.description) el.append(h('p', { class: 'sp-card-desc', text: str(sp.description) }));
-    if (sp.text) el.append(h('p', { class: 'sp-card-desc', text: 'Text: ' + str(sp.text) }));
+    if (sp.hours) el.append(h('p', { class: 'sp-card-desc', text: str(sp.hours) }));
+    if (sp.text) el.append(h('p', { class: 'sp-card-desc', text: str(sp.text) }));
     if (sp.email) el.append(h('p', { class: 'sp-card-desc', text: 'Email: ' + str(sp.email) }));
     var actions = h('div', { class: 'sp-card-actions' });
     var tel = telHref(sp.phone);
@@ -334,7 +336,8 @@
     if (safety === 'emergency') msg.append(cs || '', body); else msg.append(body, cs || '');
     var out = [msg];
     if (last) {
-      var dym = res.intent === 'fallback';
+      // A fallback's suggestions are "did you mean" choices, unless the API says otherwise.
+      var dym = res.intent === 'fallback' && res.did_you_mean !== false;
       var r = suggestionReplies(res.suggestions, dym ? 'Did you mean:' : 'You could ask:', dym ? 'sp-dym' : '');
       if (r) out.push(r);
     }
@@ -500,6 +503,7 @@
   function open() {
     if (isOpen()) return;
     panel.hidden = false;
+    panel.setAttribute('aria-modal', SMALL.matches ? 'true' : 'false');
     launcher.setAttribute('aria-expanded', 'true');
     wrap.classList.add('sp-open');
     loadTopics();
@@ -549,8 +553,20 @@
     if (v.trim()) input.value = '';
     send(v);
   });
+  // Full screen (small screens, high zoom): the panel covers the page, so it acts as a modal
+  // dialog and Tab cycles inside it instead of reaching hidden page content.
+  var SMALL = window.matchMedia('(max-width: 480px), (max-height: 560px)');
+  function focusables() {
+    return [].slice.call(panel.querySelectorAll('button, a[href], input, [tabindex="0"]'))
+      .filter(function (el) { return el.getClientRects().length; });
+  }
   root.addEventListener('keydown', function (e) {
-    if (e.key === 'Escape' && isOpen()) { e.stopPropagation(); close(); }
+    if (!isOpen()) return;
+    if (e.key === 'Escape') { e.stopPropagation(); close(); return; }
+    if (e.key !== 'Tab' || !SMALL.matches) return;
+    var f = focusables(), first = f[0], last = f[f.length - 1], at = root.activeElement;
+    if (e.shiftKey && (at === first || !panel.contains(at))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && (at === last || !panel.contains(at))) { e.preventDefault(); first.focus(); }
   });
 
   // Shift pressed 3 times within 5 seconds, anywhere on the page (like GOV.UK "Exit this page").

@@ -1,0 +1,329 @@
+"""Load benchmark: a real `signpost serve` on loopback, POST /api/chat next to GET /healthz.
+
+    python bench/load.py                          # 10 s per level, 1 worker
+    python bench/load.py --duration 30 --workers 2 --levels 1,16,64
+
+Starts its own server (rate limiting switched off through SIGNPOST_RATE_LIMIT_ENABLED=false,
+loopback only), then for each concurrency level runs chat and healthz for --duration seconds
+each with httpx.AsyncClient, and prints requests per second, p50/p99 latency and errors, then
+the resident memory (RSS from /proc) of every server process. The server's CPU time per
+request (from /proc) is printed too: the load generator shares the machine, so it is the
+steadier measure of what one core can serve. Bounded in time and in count
+(--max-requests per run). The exit code is 1 if any request failed.
+
+Done-when (docs/OPERATIONS.md): no errors at 64 clients for 30 s, and chat throughput at least
+half of healthz throughput on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+# A realistic mix: mostly topic questions (young people's and parents'), some text-speak and
+# misspellings, out-of-scope chatter, and a few crisis messages (plain, non-graphic).
+MESSAGES: list[dict] = [
+    {"message": "what is grooming"},
+    {
+        "message": "how can i tell if my 12 year old son is being groomed online",
+        "audience": "parent",
+    },
+    {"message": "someone older online keeps saying im mature for my age"},
+    {"message": "what is sextortion"},
+    {"message": "how do i report something to ceop"},
+    {"message": "is it illegal to have nudes of someone under 18"},
+    {"message": "can i get a nude of me taken down"},
+    {"message": "are ai pictures of children illegal", "audience": "parent"},
+    {"message": "what counts as a child"},
+    {"message": "what is child sexual exploitation"},
+    {"message": "who can i talk to"},
+    {"message": "how do i stay safe online"},
+    {"message": "what is live streaming abuse", "audience": "parent"},
+    {"message": "what does the law say", "audience": "parent"},
+    {"message": "wot is groomin"},
+    {"message": "sum1 sed they wud share my pics if i dont send more"},
+    {"message": "hw do i tell sum1 wat happend"},
+    {"message": "ppl r askin me 4 pics n i dont no wat 2 do"},
+    {"message": "hi"},
+    {"message": "thanks bye"},
+    {"message": "whats the weather tomorrow"},
+    {"message": "how do i live stream on twitch"},
+    {"message": "dog grooming prices near me"},
+    {"message": "best pizza in london"},
+    {"message": "someone is threatening to share my pictures unless i pay them"},
+    {"message": "i want to hurt myself"},
+    {"message": "he is outside my house right now and i am scared"},
+    {"message": "an adult did something to me that i did not want"},
+]
+
+
+@dataclass
+class Result:
+    endpoint: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_ms: float = float("nan")  # server CPU time (all processes) per request
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+async def run_level(
+    base: str, endpoint: str, clients: int, duration: float, max_requests: int
+) -> Result:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: list[float] = []
+    errors = 0
+    budget = itertools.count()
+    deadline = time.perf_counter() + duration
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+
+        async def one_client(offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < deadline and next(budget) < max_requests:
+                start = time.perf_counter()
+                try:
+                    if endpoint == "chat":
+                        r = await client.post("/api/chat", json=MESSAGES[i % len(MESSAGES)])
+                    else:
+                        r = await client.get("/healthz")
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - start)
+                if not ok:
+                    errors += 1
+                i += 7  # walk the mix in a different order per client
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client(k) for k in range(clients)))
+        elapsed = time.perf_counter() - began
+
+    latencies.sort()
+    return Result(
+        endpoint=endpoint,
+        clients=clients,
+        requests=len(latencies),
+        errors=errors,
+        seconds=round(elapsed, 2),
+        rps=round(len(latencies) / elapsed, 1) if elapsed else 0.0,
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+    )
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far, from /proc/<pid>/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def start_server(host: str, port: int, workers: int, kb: str | None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    env.update(SIGNPOST_RATE_LIMIT_ENABLED="false", SIGNPOST_LOG_LEVEL="info")
+    if kb:
+        env["SIGNPOST_KB_DIR"] = str(Path(kb).resolve())
+    cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port)]
+    cmd += ["--workers", str(workers)]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with code {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become ready")
+
+
+def table(results: list[Result]) -> str:
+    head = f"{'endpoint':<10}{'clients':>8}{'requests':>10}{'errors':>8}{'rps':>10}"
+    head += f"{'p50 ms':>10}{'p99 ms':>10}{'srv CPU ms/req':>16}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r.endpoint:<10}{r.clients:>8}{r.requests:>10}{r.errors:>8}{r.rps:>10.1f}"
+            f"{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.server_cpu_ms:>16.3f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint and level")
+    p.add_argument("--levels", default="1,16,64", help="concurrent clients, comma-separated")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of chat before measuring")
+    p.add_argument("--max-requests", type=int, default=500_000, help="cap per endpoint and level")
+    p.add_argument("--kb", help="knowledge base folder (default: built-in)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = p.parse_args(argv)
+    if args.host not in LOOPBACK:
+        p.error("the benchmark runs on loopback only (127.0.0.1, ::1 or localhost)")
+    if not 0 < args.duration <= 600:
+        p.error("--duration must be between 0 and 600 seconds")
+    levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    if not levels or any(not 0 < n <= 512 for n in levels):
+        p.error("--levels: between 1 and 512 clients each")
+
+    port = free_port(args.host)
+    base = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}"
+    proc = start_server(args.host, port, args.workers, args.kb)
+    results: list[Result] = []
+    try:
+        wait_ready(base, proc)
+        asyncio.run(run_level(base, "chat", 4, args.warmup, 10_000))  # warm caches and threads
+        for clients in levels:
+            for endpoint in ("chat", "healthz"):
+                pids = process_tree(proc.pid)
+                cpu_before = cpu_seconds(pids)
+                r = asyncio.run(
+                    run_level(base, endpoint, clients, args.duration, args.max_requests)
+                )
+                if r.requests:
+                    cpu = cpu_seconds(pids) - cpu_before
+                    r.server_cpu_ms = round(cpu * 1000 / r.requests, 3)
+                results.append(r)
+                print(
+                    f"  {endpoint:<8} {clients:>3} clients: {r.rps:8.1f} req/s, "
+                    f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, {r.errors} errors, "
+                    f"server CPU {r.server_cpu_ms:.2f} ms/req",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        pids = process_tree(proc.pid)
+        memory = {pid: rss_mb(pid) for pid in pids}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    print(
+        f"\nSignpost load benchmark: {args.workers} worker(s), {args.duration:g} s per run, "
+        f"{len(MESSAGES)} chat messages in the mix, loopback, rate limiting off\n"
+    )
+    print(table(results))
+    print("\nResident memory after the run (VmRSS):")
+    for pid, mb in memory.items():
+        role = "server" if pid == proc.pid else "worker"
+        if args.workers == 1 and pid == proc.pid:
+            role = "server (the one worker)"
+        print(f"  pid {pid:<8} {role:<24} {mb:8.1f} MB" if mb else f"  pid {pid}: gone")
+
+    by = {(r.endpoint, r.clients): r for r in results}
+    top = max(levels)
+    verdict = []
+    if ("chat", top) in by and ("healthz", top) in by:
+        chat, health = by[("chat", top)], by[("healthz", top)]
+        ratio = chat.rps / health.rps if health.rps else 0.0
+        verdict.append(
+            f"at {top} clients: chat {chat.rps:.0f} req/s = {ratio:.0%} of healthz "
+            f"{health.rps:.0f} req/s (target: at least 50%)"
+        )
+        verdict.append(f"errors at {top} clients: chat {chat.errors}, healthz {health.errors}")
+        if chat.server_cpu_ms and health.server_cpu_ms:
+            verdict.append(
+                f"server CPU per request: chat {chat.server_cpu_ms:.2f} ms, healthz "
+                f"{health.server_cpu_ms:.2f} ms: one core could serve about "
+                f"{1000 / chat.server_cpu_ms:.0f} chats/s ({health.server_cpu_ms / chat.server_cpu_ms:.0%} "
+                "of its healthz capacity), whatever the load generator manages"
+            )
+    print("\n" + "\n".join(verdict))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "workers": args.workers,
+                    "duration": args.duration,
+                    "results": [asdict(r) for r in results],
+                    "rss_mb": {str(k): v for k, v in memory.items()},
+                },
+                indent=2,
+            )
+        )
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

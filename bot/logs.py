@@ -1,0 +1,84 @@
+"""Logging for the server: plain text or one JSON object per line (SIGNPOST_LOG_FORMAT).
+
+Privacy first: nothing here ever logs a request body, a query string or a header. As a
+second line of defence, exceptions are written with their type and stack frames only,
+never their message (an exception message can quote what someone typed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import time
+import traceback
+from typing import Any
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Structured fields a log call may attach with `extra={"fields": {...}}`; nothing else is kept.
+ALLOWED_FIELDS = frozenset({"method", "route", "status", "ms", "error", "backend"})
+
+
+def _exception_without_message(exc_info: Any) -> str:
+    etype, _value, tb = exc_info
+    frames = "".join(traceback.format_tb(tb)) if tb is not None else ""
+    name = getattr(etype, "__qualname__", str(etype))
+    return f"Traceback (most recent call last):\n{frames}{name} (message withheld)"
+
+
+class RedactingFormatter(logging.Formatter):
+    """The standard text format, but exceptions show type and frames only."""
+
+    def formatException(self, ei: Any) -> str:
+        return _exception_without_message(ei)
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: ts, level, logger, message and allow-listed fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update({k: v for k, v in fields.items() if k in ALLOWED_FIELDS})
+        if record.exc_info:
+            out["exc_type"] = getattr(record.exc_info[0], "__qualname__", "Exception")
+            out["stack"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def logging_config(fmt: str = "text", level: str = "info") -> dict[str, Any]:
+    """A dictConfig for our loggers and uvicorn's (uvicorn applies it in every worker)."""
+    lvl = level.upper()
+    formatter = (
+        {"()": "bot.logs.JsonFormatter"}
+        if fmt == "json"
+        else {"()": "bot.logs.RedactingFormatter", "fmt": TEXT_FORMAT}
+    )
+    handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
+    quiet = {"handlers": ["default"], "level": lvl, "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"main": formatter},
+        "handlers": {"default": handler},
+        "root": {"handlers": ["default"], "level": lvl},
+        "loggers": {
+            "signpost": quiet,
+            "uvicorn": quiet,
+            "uvicorn.error": {"level": lvl, "propagate": True},
+            # uvicorn's own access log is switched off (ours has no query strings); if anyone
+            # switches it back on it still goes nowhere.
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        },
+    }
+
+
+def configure(fmt: str = "text", level: str = "info") -> None:
+    logging.config.dictConfig(logging_config(fmt, level))
