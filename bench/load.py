@@ -82,6 +82,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     server_cpu_ms: float = float("nan")  # server CPU time (all processes) per request
+    client_cpu_ms: float = float("nan")  # this load generator's CPU time per request
 
 
 def free_port(host: str) -> int:
@@ -101,17 +102,18 @@ def percentile(sorted_values: list[float], q: float) -> float:
 async def run_level(
     base: str, endpoint: str, clients: int, duration: float, max_requests: int
 ) -> Result:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    """`clients` concurrent users, each with its own keep-alive connection (its own
+    httpx.AsyncClient: one shared pool of many connections costs the generator far more CPU)."""
     latencies: list[float] = []
     errors = 0
     budget = itertools.count()
     deadline = time.perf_counter() + duration
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
-
-        async def one_client(offset: int) -> None:
-            nonlocal errors
-            i = offset
+    async def one_client(offset: int) -> None:
+        nonlocal errors
+        i = offset
+        async with httpx.AsyncClient(base_url=base, limits=one, timeout=30.0) as client:
             while time.perf_counter() < deadline and next(budget) < max_requests:
                 start = time.perf_counter()
                 try:
@@ -127,9 +129,9 @@ async def run_level(
                     errors += 1
                 i += 7  # walk the mix in a different order per client
 
-        began = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(clients)))
-        elapsed = time.perf_counter() - began
+    began, cpu_began = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(one_client(k) for k in range(clients)))
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
 
     latencies.sort()
     return Result(
@@ -141,6 +143,7 @@ async def run_level(
         rps=round(len(latencies) / elapsed, 1) if elapsed else 0.0,
         p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
         p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        client_cpu_ms=round(cpu * 1000 / len(latencies), 3) if latencies else float("nan"),
     )
 
 
@@ -215,12 +218,12 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 90.0) -> None
 
 def table(results: list[Result]) -> str:
     head = f"{'endpoint':<10}{'clients':>8}{'requests':>10}{'errors':>8}{'rps':>10}"
-    head += f"{'p50 ms':>10}{'p99 ms':>10}{'srv CPU ms/req':>16}"
+    head += f"{'p50 ms':>10}{'p99 ms':>10}{'server CPU ms':>15}{'client CPU ms':>15}"
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.endpoint:<10}{r.clients:>8}{r.requests:>10}{r.errors:>8}{r.rps:>10.1f}"
-            f"{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.server_cpu_ms:>16.3f}"
+            f"{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.server_cpu_ms:>15.3f}{r.client_cpu_ms:>15.3f}"
         )
     return "\n".join(lines)
 
@@ -265,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  {endpoint:<8} {clients:>3} clients: {r.rps:8.1f} req/s, "
                     f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, {r.errors} errors, "
-                    f"server CPU {r.server_cpu_ms:.2f} ms/req",
+                    f"CPU per request: server {r.server_cpu_ms:.2f} ms, "
+                    f"client {r.client_cpu_ms:.2f} ms",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -303,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         verdict.append(f"errors at {top} clients: chat {chat.errors}, healthz {health.errors}")
         if chat.server_cpu_ms and health.server_cpu_ms:
+            share = health.server_cpu_ms / chat.server_cpu_ms
             verdict.append(
                 f"server CPU per request: chat {chat.server_cpu_ms:.2f} ms, healthz "
                 f"{health.server_cpu_ms:.2f} ms: one core could serve about "
-                f"{1000 / chat.server_cpu_ms:.0f} chats/s ({health.server_cpu_ms / chat.server_cpu_ms:.0%} "
-                "of its healthz capacity), whatever the load generator manages"
+                f"{1000 / chat.server_cpu_ms:.0f} chats/s ({share:.0%} of its healthz capacity), "
+                "whatever the load generator manages"
             )
     print("\n" + "\n".join(verdict))
     if args.json:

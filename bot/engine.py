@@ -218,6 +218,7 @@ class Engine:
             context=self._context(aud, known, ctx.get("topic")),
             audience=aud,
             candidates=match.candidates[:5],
+            did_you_mean=bool(options),
         )
 
     def _context(self, aud: Audience, known: bool, topic: object) -> dict[str, object]:

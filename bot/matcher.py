@@ -43,6 +43,8 @@ class MatcherConfig:
     top_k: int = 10  # candidates returned
     evidence_threshold: float = 6.0  # or this much IDF mass of typical words: a match
     unknown_to_oos: float = 1.0  # words never seen count this much for out-of-scope
+    exact: float = 0.92  # fuzzy similarity at which an example decides on its own
+    min_evidence: float = 1.5  # below this IDF mass, only a near-exact example can match
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,11 @@ class Matcher:
             return []
         a = self.config.fuzzy_weight
         share, mass = self.evidence(query)
-        combined = a * self.similarity(query) + (1 - a) * share
+        fuzzy = self.similarity(query)
+        combined = a * fuzzy + (1 - a) * share
+        # A message (almost) identical to an example belongs to that example's intent.
+        exact = fuzzy >= self.config.exact
+        combined[exact] = np.maximum(combined[exact], fuzzy[exact])
         k = min(self.config.top_k, len(combined))
         top = np.argpartition(-combined, k - 1)[:k]
         top = top[np.argsort(-combined[top], kind="stable")]
@@ -203,7 +209,9 @@ class Matcher:
         answerable = [c for c in options if self._kinds.get(c.intent) is not IntentKind.OUT_OF_SCOPE]
         close = self._close(answerable)
         # Long messages spread over many words: enough typical words also make a match.
-        confident = top.score >= cfg.threshold or top.evidence >= cfg.evidence_threshold
+        confident = (
+            top.score >= cfg.threshold and (top.evidence >= cfg.min_evidence or top.score >= cfg.exact)
+        ) or top.evidence >= cfg.evidence_threshold
         if not confident or len(close) > 1:
             return Match("fallback", top.score, tuple(ranked), close)
         return Match(top.intent, top.score, tuple(ranked))

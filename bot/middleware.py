@@ -144,12 +144,31 @@ def route_template(app: FastAPI, scope: Scope) -> str:
     return UNKNOWN_ROUTE
 
 
+class _RouteNames:
+    """route_template with a cache for the app's fixed paths (a bounded set: only paths that
+    are themselves a route without parameters are cached, never what a client makes up)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.cache: dict[str, str] = {}
+
+    def __call__(self, scope: Scope) -> str:
+        path = scope.get("path", "")
+        hit = self.cache.get(path)
+        if hit is not None:
+            return hit
+        name = route_template(self.app, scope)
+        if name == path and "{" not in name and len(self.cache) < 256:
+            self.cache[path] = name
+        return name
+
+
 class HeadersAndLogMiddleware:
     """Security headers on every response, metrics, and an access log line with no content."""
 
     def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
         self.app = app
-        self.fastapi_app = fastapi_app
+        self.route_name = _RouteNames(fastapi_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,7 +178,7 @@ class HeadersAndLogMiddleware:
         path: str = scope["path"]
         status = 500
         # Before the app runs: routing rewrites the scope (root_path) for mounted apps.
-        route = route_template(self.fastapi_app, scope)
+        route = self.route_name(scope)
 
         async def wrapped(message: Message) -> None:
             nonlocal status

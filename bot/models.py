@@ -165,3 +165,4 @@ class Reply:
     context: dict[str, object]
     audience: Audience
     candidates: tuple[Candidate, ...] = ()
+    did_you_mean: bool = False  # suggestions are the close candidates of an unclear message

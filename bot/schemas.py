@@ -75,6 +75,9 @@ class ChatResponse(BaseModel):
     suggestions: list[SuggestionOut]
     context: dict[str, Any]
     audience: Literal["young_person", "parent"]
+    did_you_mean: bool = Field(
+        default=False, description="True when `suggestions` are guesses at what was meant."
+    )
 
     @classmethod
     def of(cls, r: Reply) -> ChatResponse:
@@ -87,6 +90,7 @@ class ChatResponse(BaseModel):
             suggestions=[SuggestionOut(label=s.label, message=s.message) for s in r.suggestions],
             context=r.context,
             audience=r.audience,
+            did_you_mean=r.did_you_mean,
         )
 
 

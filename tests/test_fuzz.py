@@ -17,6 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -28,11 +29,6 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.models import AUDIENCES, FALLBACK, IntentKind, KnowledgeBase, Safety
 from bot.normalise import normalise
-
-try:  # the name moved between schemathesis versions
-    from schemathesis.checks import not_a_server_error
-except ImportError:  # pragma: no cover
-    from schemathesis.specs.openapi.checks import not_a_server_error  # type: ignore[no-redef]
 
 FUZZ = settings(
     max_examples=150,

@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -506,3 +513,46 @@ def test_dockerfile_is_slim_non_root_and_checks_health() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
     for entry in (".git", "tests", "__pycache__"):
         assert entry in ignore
+
+
+# -- signpost serve --workers N -------------------------------------------------------------
+
+
+def test_serve_with_several_workers() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    env["SIGNPOST_LOG_FORMAT"] = "json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("signpost serve --workers 2 did not start")
+        with httpx.Client(base_url=base, timeout=10) as c:
+            for _ in range(10):
+                r = c.post("/api/chat", json={"message": "what is grooming"})
+                assert r.status_code == 200 and r.json()["intent"] == "online_grooming"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    pids = {
+        json.loads(line).get("message", "") for line in out.splitlines() if line.startswith("{")
+    }
+    started = [m for m in pids if m.startswith("Started server process")]
+    assert len(started) >= 2, out[-2000:]
+    assert proc.returncode == 0

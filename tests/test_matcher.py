@@ -17,8 +17,8 @@ def top(engine: Engine, text: str) -> str:
 
 def test_the_rapidfuzz_traps_we_designed_around() -> None:
     # Why the matcher does not use these scorers (see bot/matcher.py).
-    long_example = "what are the signs that my child is being groomed online by someone"
-    assert fuzz.WRatio("signs", long_example, processor=utils.default_process) >= 85
+    example = "what are the signs of grooming online"
+    assert fuzz.WRatio("grooming", example, processor=utils.default_process) >= 85.5
     assert fuzz.token_set_ratio("grooming", "dog grooming prices") == 100
     assert fuzz.ratio("What", "what") < 100  # rapidfuzz 3: no preprocessing by default
 
