@@ -82,8 +82,10 @@ def main() -> None:
     ]
     base = load(args.kb)
     print(f"{len(messages)} messages x {args.repeat}; times in ms per message")
-    print(f"{'kb':>6s} {'intents':>8s} {'examples':>9s} {'build s':>8s} "
-          f"{'respond p50':>11s} {'p99':>7s} {'match p50':>10s} {'p99':>7s}")
+    print(
+        f"{'kb':>6s} {'intents':>8s} {'examples':>9s} {'build s':>8s} "
+        f"{'respond p50':>11s} {'p99':>7s} {'match p50':>10s} {'p99':>7s}"
+    )
     for factor in (int(f) for f in args.factors.split(",")):
         kb = synthetic(base, factor) if factor > 1 else base
         t0 = time.perf_counter()

@@ -46,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(reply) -> str:  # noqa: ANN001 - a Reply, imported lazily
+def _render(reply) -> str:
     out = [reply.answer, ""]
     for h in reply.signposts:
         contact = " / ".join(x for x in (h.phone, h.text, h.url) if x)

@@ -45,7 +45,9 @@ def signposts(
 
 
 def topic_suggestion(intent: Intent) -> Suggestion:
-    return Suggestion(label=intent.title, message=intent.examples[0] if intent.examples else intent.title)
+    return Suggestion(
+        label=intent.title, message=intent.examples[0] if intent.examples else intent.title
+    )
 
 
 def merge_suggestions(*groups: Sequence[Suggestion], exclude: str = "") -> tuple[Suggestion, ...]:

@@ -40,7 +40,8 @@ _PARENT = re.compile(
     r"|\bi am a (parent|carer|mum|dad|teacher|foster carer)\b"
 )
 _YOUNG = re.compile(
-    r"\b(i am|im|i m) (1[0-7]|[5-9])\b(?! (children|kids))|\bi am in year \d\b|\bmy (mum|dad|parents|teacher)\b"
+    r"\b(i am|im|i m) (1[0-7]|[5-9])\b(?! (children|kids))"
+    r"|\bi am in year \d\b|\bmy (mum|dad|parents|teacher)\b"
 )
 
 
@@ -110,7 +111,11 @@ class Engine:
     def _top_topic(self, match: Match) -> str | None:
         for c in match.candidates[:3]:
             intent = self.kb.intents.get(c.intent)
-            if intent and intent.kind is IntentKind.TOPIC and c.score >= self.matcher.config.suggest_floor:
+            if (
+                intent
+                and intent.kind is IntentKind.TOPIC
+                and c.score >= self.matcher.config.suggest_floor
+            ):
                 return c.intent
         return None
 
@@ -147,11 +152,7 @@ class Engine:
         kb = self.kb
         previous = ctx.get("topic")
         intent_id = match.intent
-        if (
-            previous
-            and intent_id in FOLLOWUP_INTENTS
-            and len(text.split()) <= _FOLLOWUP_MAX_WORDS
-        ):
+        if previous and intent_id in FOLLOWUP_INTENTS and len(text.split()) <= _FOLLOWUP_MAX_WORDS:
             return self._followup_reply(intent_id, previous, match, aud, known)
         if intent_id == FALLBACK:
             return self._fallback_reply(match, aud, known, ctx)
@@ -178,10 +179,7 @@ class Engine:
         """A short follow-up is answered for the topic the person was reading about."""
         kb = self.kb
         topic = kb.intents[previous]
-        if intent_id == "what_to_do":
-            answer_intent = topic
-        else:
-            answer_intent = kb.intents[intent_id]
+        answer_intent = topic if intent_id == "what_to_do" else kb.intents[intent_id]
         lead = f"**{topic.title}**\n\n" if answer_intent is not topic else ""
         ids = [*answer_intent.signposts[aud], *topic.signposts[aud]]
         return Reply(
@@ -239,7 +237,11 @@ def _clean_context(context: Mapping[str, Any] | None, kb: KnowledgeBase) -> dict
     if aud in AUDIENCES:
         out["audience"] = aud
     topic = context.get("topic")
-    if isinstance(topic, str) and topic in kb.intents and kb.intents[topic].kind is IntentKind.TOPIC:
+    if (
+        isinstance(topic, str)
+        and topic in kb.intents
+        and kb.intents[topic].kind is IntentKind.TOPIC
+    ):
         out["topic"] = topic
     return out
 

@@ -151,8 +151,13 @@ def report(name: str, outcomes: Sequence[Outcome]) -> Report:
             "accuracy": _ratio(sum(o.correct for o in group), len(group)),
         }
     rep.errors = [
-        {"text": o.case.text, "expected": list(o.case.expected), "got": o.intent,
-         "confidence": o.confidence, "kind": o.case.kind}
+        {
+            "text": o.case.text,
+            "expected": list(o.case.expected),
+            "got": o.intent,
+            "confidence": o.confidence,
+            "kind": o.case.kind,
+        }
         for o in outcomes
         if not o.correct
     ]
@@ -195,6 +200,8 @@ def to_text(rep: Report, show_errors: int = 0) -> str:
         for g, p, n in rep.confused_pairs:
             lines.append(f"  {n:3d}  {g} -> {p}")
     for e in rep.errors[:show_errors]:
-        lines.append(f"  x [{e['kind']}] {e['text']!r}: expected {e['expected']}, got {e['got']}"
-                     f" ({e['confidence']})")
+        lines.append(
+            f"  x [{e['kind']}] {e['text']!r}: expected {e['expected']}, got {e['got']}"
+            f" ({e['confidence']})"
+        )
     return "\n".join(lines)

@@ -4,8 +4,9 @@ Two kinds of evidence, both prepared once at start-up:
 
 - Fuzzy similarity to the example questions: the message (normalised, stop-words out) is
   scored against every example in one native `process.cdist` call: `ratio` on words sorted
-  once at start-up, which is `token_sort_ratio` without re-sorting every example per query. Unlike `WRatio` it does not give 85.5 to a short message that shares
-  one word with a long example; unlike `token_set_ratio` it does not give 100 when one word
+  once at start-up, which is `token_sort_ratio` without re-sorting every example per query.
+  Unlike `WRatio` it does not give 85.5 to a short message that shares one word with a
+  long example; unlike `token_set_ratio` it does not give 100 when one word
   set contains the other.
 - Word evidence: how much of the message is explained by words that are typical of an
   intent (its examples and keywords), weighted by how rare each word is across intents
@@ -85,7 +86,9 @@ class Matcher:
         # stem -> intent -> how typical (share of its examples, saturating; keywords high)
         owned: dict[str, dict[int, float]] = defaultdict(dict)
         for intent in kb.intents.values():
-            texts = [self.content_words(normalise(ex, kb.replacements).text) for ex in intent.examples]
+            texts = [
+                self.content_words(normalise(ex, kb.replacements).text) for ex in intent.examples
+            ]
             texts = [t for t in texts if t]
             keywords = [
                 w
@@ -112,6 +115,8 @@ class Matcher:
         self._owners = owners
         self._starts = np.array(starts, dtype=np.intp)
         n_rows = max(1, len(ids))
+        oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
+        self._oos_row: int | None = oos[0] if oos else None
         self._idf = {s: math.log(1 + n_rows / len(by)) for s, by in owned.items()}
         # Per stem: which intents own it and the evidence each gets, ready to add in numpy.
         self._postings = {
@@ -121,10 +126,14 @@ class Matcher:
             )
             for s, by in owned.items()
         }
+        if self._oos_row is not None:
+            # A word only off-topic examples use is as telling as a word never seen (the
+            # out-of-scope intent is many small topics, so its share-of-examples is tiny).
+            for s, (rows, weights) in self._postings.items():
+                if len(rows) == 1 and rows[0] == self._oos_row:
+                    weights[0] = max(weights[0], self._idf[s])
         self._vocab = list(self._postings)
         self._unknown_idf = cfg.unknown_weight * math.log(1 + n_rows)
-        oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
-        self._oos_row: int | None = oos[0] if oos else None
 
     def content_words(self, text: str) -> str:
         """Stop-words out, synonyms to one word: what both matching passes compare."""
@@ -206,11 +215,14 @@ class Matcher:
         top = options[0]
         if self._kinds.get(top.intent) is IntentKind.OUT_OF_SCOPE:
             return Match("fallback", top.score, tuple(ranked))
-        answerable = [c for c in options if self._kinds.get(c.intent) is not IntentKind.OUT_OF_SCOPE]
+        answerable = [
+            c for c in options if self._kinds.get(c.intent) is not IntentKind.OUT_OF_SCOPE
+        ]
         close = self._close(answerable)
         # Long messages spread over many words: enough typical words also make a match.
         confident = (
-            top.score >= cfg.threshold and (top.evidence >= cfg.min_evidence or top.score >= cfg.exact)
+            top.score >= cfg.threshold
+            and (top.evidence >= cfg.min_evidence or top.score >= cfg.exact)
         ) or top.evidence >= cfg.evidence_threshold
         if not confident or len(close) > 1:
             return Match("fallback", top.score, tuple(ranked), close)

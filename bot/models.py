@@ -98,9 +98,7 @@ class Triage:
     emergency_patterns: tuple[re.Pattern[str], ...] = ()
     # Any of these fires the class: every concept named must appear ("!name": must not).
     combos: tuple[tuple[str, ...], ...] = ()
-    addenda: MappingProxyType[str, str] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    addenda: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

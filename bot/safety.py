@@ -19,7 +19,7 @@ from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
 
 PHRASE_CUTOFF = 88.0
-TYPO_CUTOFF = 80.0  # how close a misspelt word must be to a concept word to be read as it
+TYPO_CUTOFF = 82.0  # how close a misspelt word must be to a concept word to be read as it
 _GAP = r"(?: \S+){0,3}"
 
 
@@ -88,7 +88,8 @@ class Triager:
                 hit = process.extractOne(
                     tok, self._concept_vocab, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
                 )
-                if hit is not None:
+                # Typos keep the first letter; "stored" is not a misspelt "sextorted".
+                if hit is not None and hit[0][0] == tok[0]:
                     tok = hit[0]
             out.append(tok)
         return " ".join(out)

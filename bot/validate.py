@@ -178,9 +178,11 @@ def to_text(res: ValidationResult) -> str:
     for aud in AUDIENCES:
         grades = sorted(r.grade for r in res.rows if r.audience == aud)
         if grades:
-            mid = grades[len(grades) // 2] if len(grades) % 2 else (
-                grades[len(grades) // 2 - 1] + grades[len(grades) // 2]
-            ) / 2
+            mid = (
+                grades[len(grades) // 2]
+                if len(grades) % 2
+                else (grades[len(grades) // 2 - 1] + grades[len(grades) // 2]) / 2
+            )
             lines.append(f"{aud}: median grade {mid:.1f}, highest {grades[-1]:.1f}")
     for w in res.warnings:
         lines.append(f"warning: {w}")

@@ -98,7 +98,9 @@ def main() -> None:
     results = []
     for fw in (0.3, 0.4, 0.5, 0.6):
         for uo in (0.5, 1.0, 1.5):
-            m = Matcher(kb, dataclasses.replace(MatcherConfig(), fuzzy_weight=fw, unknown_to_oos=uo))
+            m = Matcher(
+                kb, dataclasses.replace(MatcherConfig(), fuzzy_weight=fw, unknown_to_oos=uo)
+            )
             ranked = [drop_safety(m.rank(x)) for x in texts]
             for t in (0.45, 0.5, 0.55, 0.6, 0.65):
                 for ev in (4.0, 5.0, 6.0, 8.0, 99.0):
@@ -108,7 +110,7 @@ def main() -> None:
                         )
                         acc, fa = score(kb, cases, [m.decide(r) for r in ranked])
                         results.append((fa <= 0.05, acc, -fa, fw, uo, t, ev, margin))
-    for ok, acc, nfa, fw, uo, t, ev, margin in sorted(results, reverse=True)[:12]:
+    for _ok, acc, nfa, fw, uo, t, ev, margin in sorted(results, reverse=True)[:12]:
         print(
             f"  {fw:.1f} {uo:.1f} | {t:.2f} {ev:4.1f} {margin:.2f}  accuracy {acc:6.1%}"
             f" (false accepts {-nfa:.1%})"

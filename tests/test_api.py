@@ -7,12 +7,20 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import chat
 
-CONTRACT_FIELDS = {"intent", "confidence", "safety", "answer", "signposts", "suggestions", "context"}
+CONTRACT_FIELDS = {
+    "intent",
+    "confidence",
+    "safety",
+    "answer",
+    "signposts",
+    "suggestions",
+    "context",
+}
 
 
 def test_chat_contract(client: TestClient) -> None:
     body = chat(client, "what is grooming")
-    assert CONTRACT_FIELDS <= body.keys()
+    assert body.keys() >= CONTRACT_FIELDS
     assert body["intent"] == "online_grooming"
     assert 0 <= body["confidence"] <= 1
     assert body["safety"] == "none"
@@ -54,7 +62,9 @@ def test_context_carries_the_topic_to_a_follow_up(client: TestClient) -> None:
 
 
 def test_context_from_the_client_is_not_trusted(client: TestClient) -> None:
-    body = chat(client, "hello", context={"topic": "../../etc/passwd", "audience": "admin", "x": [1]})
+    body = chat(
+        client, "hello", context={"topic": "../../etc/passwd", "audience": "admin", "x": [1]}
+    )
     assert body["intent"] == "greeting"
     assert "topic" not in body["context"]
 

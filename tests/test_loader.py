@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.loader import KnowledgeBaseError, load
-from bot.models import CONTRACT_IDS, AUDIENCES, KnowledgeBase
+from bot.models import AUDIENCES, CONTRACT_IDS, KnowledgeBase
 
 
 def test_every_contract_intent_is_loaded(kb: KnowledgeBase) -> None:
@@ -76,7 +76,9 @@ def test_missing_answer_and_bad_placeholder(kb_copy: Path) -> None:
     ya.write_text(ya.read_text() + "\nCall {childline.fax}.")
     msg = _problems(kb_copy)
     assert "content/parent/the_law.md: file: missing" in msg
-    assert "content/young_person/privacy.md: {childline.fax}: helpline 'childline' has no 'fax'" in msg
+    assert (
+        "content/young_person/privacy.md: {childline.fax}: helpline 'childline' has no 'fax'" in msg
+    )
 
 
 def test_bad_regex_in_triage(kb_copy: Path) -> None:

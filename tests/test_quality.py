@@ -23,7 +23,9 @@ def _report(engine: Engine, name: str) -> evaluate.Report:
 
 
 def _misses(rep: evaluate.Report, n: int = 15) -> str:
-    return "\n".join(f"{e['text']!r}: expected {e['expected']}, got {e['got']}" for e in rep.errors[:n])
+    return "\n".join(
+        f"{e['text']!r}: expected {e['expected']}, got {e['got']}" for e in rep.errors[:n]
+    )
 
 
 def test_sets_are_big_enough_and_disjoint() -> None:
