@@ -71,9 +71,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     respond = SafeResponder(engine)
 
     @app.post("/api/chat", response_model=ChatResponse, responses=_ERRORS, tags=["chat"])
-    def chat(req: ChatRequest) -> ChatResponse:
+    async def chat(req: ChatRequest) -> ChatResponse:
         """Answer one message. Send back `context` from the previous reply to keep the thread."""
-        return respond(req)  # the engine reply, or a safe generic one if it ever fails
+        return await respond.reply(req)  # the engine's reply, or a safe one if it ever fails
 
     topics = TopicsResponse(
         topics=[

@@ -34,16 +34,17 @@ from .normalise import normalise
 
 @dataclass(frozen=True, slots=True)
 class MatcherConfig:
-    threshold: float = 0.5  # below: fallback
+    threshold: float = 0.60  # below: fallback
     suggest_floor: float = 0.35  # candidates worth a "did you mean"
-    margin: float = 0.04  # top two closer than this (relative): ask which was meant
-    fuzzy_weight: float = 0.5  # blend: fuzzy example similarity vs word evidence
+    margin: float = 0.02  # top two closer than this (relative): ask which was meant
+    fuzzy_weight: float = 0.7  # blend: fuzzy example similarity vs word evidence
     keyword_bonus: float = 0.5  # a keyword's evidence on top of a fully typical word
     unknown_weight: float = 1.0  # an unseen word weighs like a word this rare (IDF units)
     vocab_cutoff: float = 75.0  # fuzz.ratio needed to read a typo as a known word
     top_k: int = 10  # candidates returned
-    evidence_threshold: float = 6.0  # or this much IDF mass of typical words: a match
-    unknown_to_oos: float = 1.0  # words never seen count this much for out-of-scope
+    evidence_threshold: float = 5.0  # or this much IDF mass of typical words: a match
+    unknown_to_oos: float = 1.5  # words never seen count this much for out-of-scope
+    fuzzy_keeps_stopwords: bool = False
     exact: float = 0.92  # fuzzy similarity at which an example decides on its own
     min_evidence: float = 1.5  # below this IDF mass, only a near-exact example can match
 
@@ -86,10 +87,9 @@ class Matcher:
         # stem -> intent -> how typical (share of its examples, saturating; keywords high)
         owned: dict[str, dict[int, float]] = defaultdict(dict)
         for intent in kb.intents.values():
-            texts = [
-                self.content_words(normalise(ex, kb.replacements).text) for ex in intent.examples
-            ]
-            texts = [t for t in texts if t]
+            normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
+            texts = [t for t in (self.content_words(n) for n in normalised) if t]
+            surfaces = [self.fuzzy_form(n) for n in normalised if n]
             keywords = [
                 w
                 for kw in intent.keywords
@@ -101,7 +101,7 @@ class Matcher:
             ids.append(intent.id)
             starts.append(len(choices))
             # An intent with keywords but no examples still gets a (never matching) block.
-            for t in texts or [""]:
+            for t in surfaces or [""]:
                 choices.append(" ".join(sorted(t.split())))
                 owners.append(intent.id)
             n = max(1, len(texts))
@@ -134,6 +134,14 @@ class Matcher:
                     weights[0] = max(weights[0], self._idf[s])
         self._vocab = list(self._postings)
         self._unknown_idf = cfg.unknown_weight * math.log(1 + n_rows)
+
+    def fuzzy_form(self, text: str) -> str:
+        """What the fuzzy pass compares: synonyms unified; stop-words kept only when the
+        config says so (short questions like "who are you" are mostly stop-words)."""
+        if not self.config.fuzzy_keeps_stopwords:
+            return self.content_words(text)
+        syn = self._synonyms
+        return " ".join(syn.get(w) or syn.get(stem(w)) or w for w in text.split())
 
     def content_words(self, text: str) -> str:
         """Stop-words out, synonyms to one word: what both matching passes compare."""
@@ -188,7 +196,7 @@ class Matcher:
             return []
         a = self.config.fuzzy_weight
         share, mass = self.evidence(query)
-        fuzzy = self.similarity(query)
+        fuzzy = self.similarity(self.fuzzy_form(normalised_text))
         combined = a * fuzzy + (1 - a) * share
         # A message (almost) identical to an example belongs to that example's intent.
         exact = fuzzy >= self.config.exact

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
+
 from . import metrics
 from .engine import Engine
 from .models import FALLBACK, Helpline, KnowledgeBase
@@ -51,6 +53,12 @@ def safe_reply_parts(kb: KnowledgeBase) -> tuple[str, list[Signpost]]:
     return "\n".join(lines), [Signpost.of(h) for h in chosen]
 
 
+# Messages up to this long are answered on the event loop: they take a millisecond or two,
+# less than handing them to a worker thread costs. Longer ones (up to 1000 characters can
+# take 100 ms or more) go to the thread pool, so the loop keeps answering health checks.
+INLINE_MAX_CHARS = 100
+
+
 class SafeResponder:
     """Callable used by POST /api/chat: engine reply, or the safe generic one."""
 
@@ -58,6 +66,11 @@ class SafeResponder:
         self.engine = engine
         self.answer, self.signposts = safe_reply_parts(engine.kb)
         self.suggestions = [SuggestionOut(label="Who can I talk to?", message="who can I talk to")]
+
+    async def reply(self, req: ChatRequest) -> ChatResponse:
+        if len(req.message) <= INLINE_MAX_CHARS:
+            return self(req)
+        return await run_in_threadpool(self, req)
 
     def __call__(self, req: ChatRequest) -> ChatResponse:
         try:

@@ -94,27 +94,37 @@ def main() -> None:
         rank = scorer_ranker(base, scorer)
         acc, t, fa = best_threshold(kb, cases, [drop_safety(rank(x)) for x in texts])
         print(f"{name:28s} accuracy {acc:6.1%} at {t:.2f} (false accepts {fa:.1%})")
-    print("matcher grid (fuzzy_weight, unknown_to_oos | threshold, evidence, margin):")
+    print("matcher grid (stop-words in fuzzy, fuzzy_weight, unknown_to_oos | threshold,")
+    print("              evidence, min_evidence, margin), best first:")
     results = []
-    for fw in (0.3, 0.4, 0.5, 0.6):
-        for uo in (0.5, 1.0, 1.5):
-            m = Matcher(
-                kb, dataclasses.replace(MatcherConfig(), fuzzy_weight=fw, unknown_to_oos=uo)
-            )
-            ranked = [drop_safety(m.rank(x)) for x in texts]
-            for t in (0.45, 0.5, 0.55, 0.6, 0.65):
-                for ev in (4.0, 5.0, 6.0, 8.0, 99.0):
-                    for margin in (0.0, 0.03, 0.06):
-                        m.config = dataclasses.replace(
-                            m.config, threshold=t, evidence_threshold=ev, margin=margin
-                        )
-                        acc, fa = score(kb, cases, [m.decide(r) for r in ranked])
-                        results.append((fa <= 0.05, acc, -fa, fw, uo, t, ev, margin))
-    for _ok, acc, nfa, fw, uo, t, ev, margin in sorted(results, reverse=True)[:12]:
+    for keep in (False, True):
+        for fw in (0.4, 0.5, 0.6, 0.7, 0.8):
+            for uo in (0.5, 1.0, 1.5):
+                cfg = dataclasses.replace(
+                    MatcherConfig(), fuzzy_keeps_stopwords=keep, fuzzy_weight=fw, unknown_to_oos=uo
+                )
+                m = Matcher(kb, cfg)
+                ranked = [m.rank(x) for x in texts]
+                for t in (0.45, 0.5, 0.55, 0.6):
+                    for ev in (4.0, 5.0, 6.0, 8.0):
+                        for mev in (0.0, 1.0, 1.5, 2.0):
+                            for margin in (0.0, 0.03):
+                                m.config = dataclasses.replace(
+                                    cfg,
+                                    threshold=t,
+                                    evidence_threshold=ev,
+                                    min_evidence=mev,
+                                    margin=margin,
+                                )
+                                acc, fa = score(kb, cases, [m.decide(r) for r in ranked])
+                                results.append((fa <= 0.05, acc, -fa, keep, fw, uo, t, ev, mev, margin))
+    for _, acc, nfa, keep, fw, uo, t, ev, mev, margin in sorted(results, reverse=True)[:12]:
         print(
-            f"  {fw:.1f} {uo:.1f} | {t:.2f} {ev:4.1f} {margin:.2f}  accuracy {acc:6.1%}"
-            f" (false accepts {-nfa:.1%})"
+            f"  {keep!s:5} {fw:.1f} {uo:.1f} | {t:.2f} {ev:4.1f} {mev:.1f} {margin:.2f}"
+            f"  accuracy {acc:6.1%} (false accepts {-nfa:.1%})"
         )
+    best = max(results, key=lambda r: (r[1] - 2 * -r[2]))
+    print("best by accuracy - 2 x false accepts:", best[1:])
 
 
 def score(kb: KnowledgeBase, cases: list[dict], decided: list) -> tuple[float, float]:

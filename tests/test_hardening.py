@@ -200,8 +200,13 @@ def test_engine_failure_still_answers_with_help(
     app = create_app(Settings(rate_limit_enabled=False), engine=_BrokenEngine(engine, secret))  # type: ignore[arg-type]
     before = metrics.CHAT_ERRORS.value("ValueError")
     with caplog.at_level(logging.DEBUG), TestClient(app, raise_server_exceptions=False) as c:
-        for audience in (None, "young_person", "parent"):
-            r = c.post("/api/chat", json={"message": f"help me {secret}", "audience": audience})
+        # Short messages are answered on the event loop, long ones in the thread pool.
+        for audience, message in (
+            (None, f"help me {secret}"),
+            ("young_person", f"help me {secret}"),
+            ("parent", "help me " * 100 + secret),
+        ):
+            r = c.post("/api/chat", json={"message": message, "audience": audience})
             body = assert_safe_answer(r)
             ids = [s["id"] for s in body["signposts"]]
             assert "childline" in ids and "nspcc_helpline" in ids
