@@ -1,0 +1,88 @@
+"""Add the tuning split's labelled cases to the intents as examples ("train on train+dev").
+
+    python eval/promote_tuning_cases.py [--dry-run]
+
+After the matcher's settings were chosen on eval/tune.jsonl, its cases (and the topic
+questions of the near-miss sets) become example questions, so the bot learns their
+wording. From then on only eval/test.jsonl measures matching. Cases whose expected list
+has more than one intent are skipped (ambiguous), and so are cases that would nearly
+repeat an example of another intent (the validator would reject them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.loader import load
+from bot.models import IntentKind
+from bot.normalise import normalise
+from bot.validate import NEAR_DUPLICATE
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("tune.jsonl", "near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
+MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dry-run", action="store_true")
+    args = ap.parse_args()
+    kb = load()
+    norm = {
+        iid: {normalise(e, kb.replacements).text for e in i.examples}
+        for iid, i in kb.intents.items()
+    }
+    all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
+    oos = next(i.id for i in kb.intents.values() if i.kind is IntentKind.OUT_OF_SCOPE)
+    add: dict[str, list[str]] = defaultdict(list)
+    for name in SOURCES:
+        for line in (ROOT / "eval" / name).read_text().splitlines():
+            if not line.strip():
+                continue
+            case = json.loads(line)
+            if len(case["expected"]) != 1:
+                continue
+            target = oos if case["expected"] == ["fallback"] else case["expected"][0]
+            intent = kb.intents.get(target)
+            if intent is None or intent.kind not in (IntentKind.TOPIC, IntentKind.CONVERSATION, IntentKind.OUT_OF_SCOPE):
+                continue
+            text = normalise(case["text"], kb.replacements).text
+            if not text or text in norm[target]:
+                continue
+            clash = [
+                all_texts[j][1]
+                for _, _, j in process.extract(
+                    text, [t for t, _ in all_texts], scorer=fuzz.token_sort_ratio,
+                    score_cutoff=NEAR_DUPLICATE, limit=5,
+                )
+                if all_texts[j][1] != target
+            ]
+            if clash:
+                continue
+            norm[target].add(text)
+            all_texts.append((text, target))
+            add[target].append(case["text"].strip())
+    for iid, texts in sorted(add.items()):
+        print(f"{iid:28s} +{len(texts)}")
+        if args.dry_run:
+            continue
+        path = ROOT / "intents" / f"{iid}.yaml"
+        lines = path.read_text().splitlines()
+        start = next(i for i, ln in enumerate(lines) if re.match(r"^examples:", ln))
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith("  ") or not lines[end].strip()):
+            end += 1
+        while not lines[end - 1].strip():
+            end -= 1
+        block = [MARK] + [f"  - {json.dumps(t, ensure_ascii=False)}" for t in texts]
+        path.write_text("\n".join(lines[:end] + block + lines[end:]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
