@@ -185,6 +185,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -279,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         pids = process_tree(proc.pid)
-        memory = {pid: rss_mb(pid) for pid in pids}
+        memory = {pid: (rss_mb(pid), cmdline(pid)) for pid in pids}
     finally:
         proc.terminate()
         try:
@@ -294,10 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(results))
     print("\nResident memory after the run (VmRSS):")
-    for pid, mb in memory.items():
-        role = "server" if pid == proc.pid else "worker"
-        if args.workers == 1 and pid == proc.pid:
-            role = "server (the one worker)"
+    for pid, (mb, cmdline) in memory.items():
+        if pid == proc.pid:
+            role = "server (the one worker)" if args.workers == 1 else "supervisor"
+        elif "resource_tracker" in cmdline:
+            role = "multiprocessing helper"
+        else:
+            role = "worker"
         print(f"  pid {pid:<8} {role:<24} {mb:8.1f} MB" if mb else f"  pid {pid}: gone")
 
     by = {(r.endpoint, r.clients): r for r in results}
@@ -327,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                     "workers": args.workers,
                     "duration": args.duration,
                     "results": [asdict(r) for r in results],
-                    "rss_mb": {str(k): v for k, v in memory.items()},
+                    "rss_mb": {str(k): v[0] for k, v in memory.items()},
                 },
                 indent=2,
             )

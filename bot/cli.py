@@ -30,6 +30,8 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # pydantic's ValidationError names the variable
         print(f"signpost: bad configuration: {exc}", file=sys.stderr)
         return 1
+    from .server import NoDelayHTTPProtocol
+
     log_config = logging_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(log_config)
     uvicorn.run(
@@ -37,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+
         log_config=log_config,  # applied in every worker: text or JSON, no message text
         log_level=settings.log_level,
         access_log=False,  # ours logs method, route template, status and latency only

@@ -158,7 +158,8 @@ class Matcher:
             hit = process.extractOne(
                 s, self._vocab, scorer=fuzz.ratio, score_cutoff=self.config.vocab_cutoff
             )
-            if hit is not None:
+            # Typos keep their first letter: "policy" is not a misspelt "police".
+            if hit is not None and hit[0][0] == s[0]:
                 return hit[0], hit[1] / 100.0
         return None, 0.0
 

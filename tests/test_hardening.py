@@ -549,9 +549,15 @@ def test_serve_with_several_workers() -> None:
         else:
             pytest.fail("signpost serve --workers 2 did not start")
         with httpx.Client(base_url=base, timeout=10) as c:
+            took = []
             for _ in range(10):
+                start = time.perf_counter()
                 r = c.post("/api/chat", json={"message": "what is grooming"})
+                took.append(time.perf_counter() - start)
                 assert r.status_code == 200 and r.json()["intent"] == "online_grooming"
+        # Workers get their socket through multiprocessing and lost TCP_NODELAY: every
+        # response then waited ~40 ms for a delayed ACK (bot/server.py). Never that slow now.
+        assert min(took) < 0.03, f"fastest chat took {min(took) * 1000:.0f} ms"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
