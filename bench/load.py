@@ -301,10 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table(results))
     print("\nResident memory after the run (VmRSS):")
-    for pid, (mb, cmdline) in memory.items():
+    for pid, (mb, command) in memory.items():
         if pid == proc.pid:
             role = "server (the one worker)" if args.workers == 1 else "supervisor"
-        elif "resource_tracker" in cmdline:
+        elif "resource_tracker" in command:
             role = "multiprocessing helper"
         else:
             role = "worker"

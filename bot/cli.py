@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-
+        http=NoDelayHTTPProtocol,  # TCP_NODELAY with --workers too (see bot/server.py)
         log_config=log_config,  # applied in every worker: text or JSON, no message text
         log_level=settings.log_level,
         access_log=False,  # ours logs method, route template, status and latency only

@@ -56,6 +56,8 @@ DOCS_CSP = (
 )
 NO_STORE = (b"cache-control", b"no-store")
 UNKNOWN_ROUTE = "/other"
+# Methods logged and counted by name; anything a client invents is "OTHER".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _DROP_HEADERS = (b"set-cookie", b"server")
 UNREADABLE_BODY = (
     'the body is not valid JSON: send UTF-8 JSON like {"message": "..."}, not nested too deeply'
@@ -203,7 +205,7 @@ class HeadersAndLogMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             seconds = time.perf_counter() - start
-            method = scope["method"] if len(scope["method"]) <= 10 else "OTHER"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             metrics.HTTP_REQUESTS.inc(method, route, str(status))
             metrics.HTTP_LATENCY.observe(seconds, route)
             ms = round(seconds * 1000, 1)

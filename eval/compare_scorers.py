@@ -117,13 +117,15 @@ def main() -> None:
                                     margin=margin,
                                 )
                                 acc, fa = score(kb, cases, [m.decide(r) for r in ranked])
-                                results.append((fa <= 0.05, acc, -fa, keep, fw, uo, t, ev, mev, margin))
+                                results.append(
+                                    (fa <= 0.05, acc, -fa, keep, fw, uo, t, ev, mev, margin)
+                                )
     for _, acc, nfa, keep, fw, uo, t, ev, mev, margin in sorted(results, reverse=True)[:12]:
         print(
             f"  {keep!s:5} {fw:.1f} {uo:.1f} | {t:.2f} {ev:4.1f} {mev:.1f} {margin:.2f}"
             f"  accuracy {acc:6.1%} (false accepts {-nfa:.1%})"
         )
-    best = max(results, key=lambda r: (r[1] - 2 * -r[2]))
+    best = max(results, key=lambda r: r[1] - 2 * -r[2])
     print("best by accuracy - 2 x false accepts:", best[1:])
 
 

@@ -50,7 +50,11 @@ def main() -> None:
                 continue
             target = oos if case["expected"] == ["fallback"] else case["expected"][0]
             intent = kb.intents.get(target)
-            if intent is None or intent.kind not in (IntentKind.TOPIC, IntentKind.CONVERSATION, IntentKind.OUT_OF_SCOPE):
+            if intent is None or intent.kind not in (
+                IntentKind.TOPIC,
+                IntentKind.CONVERSATION,
+                IntentKind.OUT_OF_SCOPE,
+            ):
                 continue
             text = normalise(case["text"], kb.replacements).text
             if not text or text in norm[target]:
@@ -58,8 +62,11 @@ def main() -> None:
             clash = [
                 all_texts[j][1]
                 for _, _, j in process.extract(
-                    text, [t for t, _ in all_texts], scorer=fuzz.token_sort_ratio,
-                    score_cutoff=NEAR_DUPLICATE, limit=5,
+                    text,
+                    [t for t, _ in all_texts],
+                    scorer=fuzz.token_sort_ratio,
+                    score_cutoff=NEAR_DUPLICATE,
+                    limit=5,
                 )
                 if all_texts[j][1] != target
             ]
