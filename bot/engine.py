@@ -104,7 +104,7 @@ class Engine:
         intent = self.kb.intents.get(top.intent)
         if intent is None or intent.triage is None or top.score < SAFETY_EXAMPLE_THRESHOLD:
             return None
-        if "topic_question" in self.triager.concepts_in(text):
+        if self.triager.has_concept("topic_question", text):
             return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
 

@@ -57,6 +57,10 @@ class Match:
     did_you_mean: tuple[str, ...] = ()
 
 
+# A word in this many of an intent's examples is fully typical of it. An absolute count (not
+# a share) so that adding examples never dilutes what an intent already knows.
+TYPICAL_COUNT = 3.0
+
 _SUFFIXES = ("ing", "ed", "es", "s", "ly", "er", "e")
 
 
@@ -84,7 +88,7 @@ class Matcher:
         choices: list[str] = []  # words pre-sorted: ratio() on them IS token_sort_ratio
         owners: list[str] = []
         starts: list[int] = []
-        # stem -> intent -> how typical (share of its examples, saturating; keywords high)
+        # stem -> intent -> how typical (examples using it, saturating; keywords high)
         owned: dict[str, dict[int, float]] = defaultdict(dict)
         for intent in kb.intents.values():
             normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
@@ -104,10 +108,9 @@ class Matcher:
             for t in surfaces or [""]:
                 choices.append(" ".join(sorted(t.split())))
                 owners.append(intent.id)
-            n = max(1, len(texts))
             df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
             for s, count in df.items():
-                owned[s][row] = min(1.0, 5.0 * count / n)
+                owned[s][row] = min(1.0, count / TYPICAL_COUNT)
             for w in keywords:
                 owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
         self._ids = ids

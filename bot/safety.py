@@ -10,7 +10,7 @@ any class that fires is answered, and the most serious one (lowest priority) win
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -97,37 +97,46 @@ class Triager:
     def concepts_in(self, text: str) -> set[str]:
         return {name for name, rx in self._concepts.items() if rx.search(text)}
 
-    def hits(self, text: str) -> list[SafetyHit]:
-        """Every safety class the normalised text triggers, most serious first."""
+    def has_concept(self, name: str, text: str) -> bool:
+        rx = self._concepts.get(name)
+        return rx is not None and rx.search(text) is not None
+
+    def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
-        present: set[str] | None = None
-        out: list[SafetyHit] = []
+        seen: dict[str, bool] = {}
+
+        def present(name: str) -> bool:
+            # Concepts are looked up only when a combination needs them, once per message.
+            if name not in seen:
+                seen[name] = self.has_concept(name, corrected)
+            return seen[name]
+
         for intent, rule, phrases in self._rules:
             reason = None
             if any(p.search(text) or p.search(corrected) for p in rule.patterns):
                 reason = "pattern"
             elif any(_phrase_in(p, text) for p in phrases):
                 reason = "phrase"
-            elif rule.combos:
-                if present is None:
-                    present = self.concepts_in(corrected)
-                if any(_satisfied(combo, present) for combo in rule.combos):
-                    reason = "combo"
+            elif any(_satisfied(combo, present) for combo in rule.combos):
+                reason = "combo"
             if reason is None or any(u.search(text) for u in rule.unless):
                 continue
             level = rule.safety
             if any(p.search(text) for p in rule.emergency_patterns):
                 level = Safety.EMERGENCY
-            out.append(SafetyHit(intent.id, level, rule.priority, reason))
-        return out
+            yield SafetyHit(intent.id, level, rule.priority, reason)
+
+    def hits(self, text: str) -> list[SafetyHit]:
+        """Every safety class the normalised text triggers, most serious first."""
+        return list(self._iter_hits(text))
 
     def triage(self, text: str) -> SafetyHit | None:
-        hits = self.hits(text)
-        return hits[0] if hits else None
+        """The most serious class the text triggers (classes are tried in priority order)."""
+        return next(self._iter_hits(text), None)
 
 
-def _satisfied(combo: tuple[str, ...], present: set[str]) -> bool:
-    return all((name[1:] not in present) if name[0] == "!" else (name in present) for name in combo)
+def _satisfied(combo: tuple[str, ...], present: Callable[[str], bool]) -> bool:
+    return all(not present(name[1:]) if name[0] == "!" else present(name) for name in combo)
 
 
 def _phrase_in(phrase: str, text: str) -> bool:

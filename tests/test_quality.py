@@ -22,8 +22,8 @@ from tests.conftest import EVAL
 
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
-# Regression floors for the held-out matching split (today: 69.9% and 9.7%).
-TEST_SPLIT_MIN_ACCURACY = 0.68
+# Regression floors for the held-out matching split (today: 81.5% and 11.3%).
+TEST_SPLIT_MIN_ACCURACY = 0.80
 TEST_SPLIT_MAX_FALSE_ACCEPTS = 0.12
 
 
@@ -65,8 +65,8 @@ def test_matching_on_the_held_out_test_split(engine: Engine) -> None:
 def test_tuning_split_is_learned(engine: Engine) -> None:
     # Its cases became examples after the settings were chosen (eval/promote_tuning_cases.py).
     rep = _report(engine, "tune.jsonl")
-    assert rep.in_scope_accuracy >= 0.90, _misses(rep)
-    assert rep.out_of_scope_false_accept_rate <= 0.05, _misses(rep)
+    assert rep.in_scope_accuracy >= 0.93, _misses(rep)
+    assert rep.out_of_scope_false_accept_rate <= 0.07, _misses(rep)  # today 95.3% and 5.4%
 
 
 def test_starter_dev_set(engine: Engine) -> None:
