@@ -14,6 +14,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
+from .engine import Engine
 from .matcher import Matcher
 from .models import AUDIENCES, IntentKind, KnowledgeBase
 from .normalise import normalise
@@ -119,11 +120,12 @@ def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
                     f" ({score:.0f}%)",
                 )
             )
+    engine = Engine(kb)
     for intent in kb.intents.values():
-        if intent.kind is IntentKind.OUT_OF_SCOPE:
+        if intent.kind is IntentKind.OUT_OF_SCOPE or intent.id == "what_to_do":
             continue
         for ex in intent.examples:
-            got = matcher.match(normalise(ex, kb.replacements).text).intent
+            got = engine.respond(ex).intent  # triage first, then matching: the real route
             if got != intent.id:
                 out.warnings.append(
                     Problem(f"intents/{intent.id}.yaml", "examples", f"{ex!r} is matched as {got}")

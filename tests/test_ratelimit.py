@@ -7,6 +7,7 @@ The Redis tests start their own `redis-server` (Debian package `redis-server`, i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import shutil
 import socket
@@ -293,7 +294,10 @@ def test_redis_limiter_directly(redis_server: RedisServer) -> None:
         finally:
             await lim.close()
 
-    decisions = asyncio.run(run())
+    # Own thread, own loop: Playwright's sync API (browser tests, same session) keeps an
+    # event loop running in the main thread, where asyncio.run() refuses to start.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        decisions = pool.submit(asyncio.run, run()).result(timeout=30)
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert 1.5 < decisions[-1].retry_after <= 2.0
     keys = redis_server.command("KEYS", "*")
