@@ -13,9 +13,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .engine import Engine
-from .matcher import Matcher
+from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .models import AUDIENCES, IntentKind, KnowledgeBase
 from .normalise import normalise
 from .readability import measure
@@ -95,7 +94,6 @@ def check_answer_text(
 
 def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
     """Near-identical examples in two intents, and examples the matcher answers elsewhere."""
-    matcher = Matcher(kb)
     owners: list[str] = []
     texts: list[str] = []
     for intent in kb.intents.values():

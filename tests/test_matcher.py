@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from rapidfuzz import fuzz, utils
 
 from bot.engine import Engine
-from bot.matcher import Matcher, stem
+from bot.matcher import Matcher, MatcherConfig, stem
 from bot.models import KnowledgeBase
 from bot.normalise import normalise
 
@@ -73,12 +75,23 @@ def test_short_query_sharing_one_word_is_not_confident(engine: Engine) -> None:
 
 
 def test_did_you_mean_offers_close_candidates(kb: KnowledgeBase) -> None:
-    m = Matcher(kb)
-    ranked = m.rank(normalise("abuse online pictures", kb.replacements).text)
+    # A wide margin makes every runner-up "close": the rule keeps up to 4, best first.
+    m = Matcher(kb, dataclasses.replace(MatcherConfig(), margin=0.5))
+    ranked = m.rank(normalise("sexual pictures", kb.replacements).text)
     decided = m.decide(ranked)
-    if decided.intent == "fallback":
-        assert 1 <= len(decided.did_you_mean) <= 4
-        assert len(set(decided.did_you_mean)) == len(decided.did_you_mean)
+    assert decided.intent == "fallback"
+    assert 2 <= len(decided.did_you_mean) <= 4
+    assert decided.did_you_mean[0] == ranked[0].intent
+    assert len(set(decided.did_you_mean)) == len(decided.did_you_mean)
+
+
+def test_unclear_message_gets_did_you_mean_choices(client) -> None:
+    body = client.post("/api/chat", json={"message": "online stuff"}).json()
+    assert body["intent"] == "fallback" and body["did_you_mean"] is True
+    assert 1 <= len(body["suggestions"]) <= 4
+    titles = {i.title for i in client.app.state.engine.kb.intents.values()}
+    assert all(s["label"] in titles for s in body["suggestions"])
+    assert body["signposts"]
 
 
 def test_stemmer_joins_word_forms() -> None:
