@@ -42,6 +42,7 @@ class MatcherConfig:
     unknown_weight: float = 1.0  # an unseen word weighs like a word this rare (IDF units)
     vocab_cutoff: float = 75.0  # fuzz.ratio needed to read a typo as a known word
     top_k: int = 10  # candidates returned
+    shortlist: int = 64  # above this many intents, fuzzy-score only the best-evidenced ones
     evidence_threshold: float = 5.0  # or this much IDF mass of typical words: a match
     unknown_to_oos: float = 1.5  # words never seen count this much for out-of-scope
     fuzzy_keeps_stopwords: bool = False
@@ -117,6 +118,8 @@ class Matcher:
         self._choices = choices
         self._owners = owners
         self._starts = np.array(starts, dtype=np.intp)
+        ends = [*starts[1:], len(choices)]
+        self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
         n_rows = max(1, len(ids))
         oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
@@ -185,13 +188,21 @@ class Matcher:
         share = np.minimum(1.0, mass / total) if total > 0 else mass
         return share, mass
 
-    def similarity(self, query: str) -> np.ndarray:
-        """Per intent: the best token_sort_ratio of the message to any of its examples."""
+    def similarity(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per intent: the best token_sort_ratio of the message to any of its examples,
+        for every intent (one native call over all examples) or only for `rows`."""
+        out = np.zeros(len(self._ids))
         if not self._choices:
-            return np.zeros(len(self._ids))
+            return out
         q = " ".join(sorted(query.split()))
-        row = process.cdist([q], self._choices, scorer=fuzz.ratio, dtype=np.uint8, workers=1)[0]
-        return np.maximum.reduceat(row, self._starts).astype(np.float64) / 100.0
+        if rows is None:
+            row = process.cdist([q], self._choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
+            return np.maximum.reduceat(row, self._starts).astype(np.float64) / 100.0
+        choices = [c for r in rows for c in self._by_row[r]]
+        starts = np.cumsum([0] + [len(self._by_row[r]) for r in rows[:-1]])
+        row = process.cdist([q], choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
+        out[rows] = np.maximum.reduceat(row, starts) / 100.0
+        return out
 
     def rank(self, normalised_text: str) -> list[Candidate]:
         """The best intents, best first, scores in 0..1."""
@@ -200,7 +211,14 @@ class Matcher:
             return []
         a = self.config.fuzzy_weight
         share, mass = self.evidence(query)
-        fuzzy = self.similarity(self.fuzzy_form(normalised_text))
+        rows = None
+        if len(self._ids) > self.config.shortlist:
+            # Large knowledge bases: fuzzy-score only the intents whose words the message
+            # uses most (typos are already resolved to known words), plus out-of-scope.
+            rows = np.argpartition(-share, self.config.shortlist - 1)[: self.config.shortlist]
+            if self._oos_row is not None and self._oos_row not in rows:
+                rows = np.append(rows, self._oos_row)
+        fuzzy = self.similarity(self.fuzzy_form(normalised_text), rows)
         combined = a * fuzzy + (1 - a) * share
         # A message (almost) identical to an example belongs to that example's intent.
         exact = fuzzy >= self.config.exact

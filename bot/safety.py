@@ -111,11 +111,12 @@ class Triager:
                 seen[name] = self.has_concept(name, corrected)
             return seen[name]
 
+        variants = (text,) if corrected == text else (text, corrected)
         for intent, rule, phrases in self._rules:
             reason = None
-            if any(p.search(text) or p.search(corrected) for p in rule.patterns):
+            if any(p.search(v) for p in rule.patterns for v in variants):
                 reason = "pattern"
-            elif any(_phrase_in(p, text) for p in phrases):
+            elif _any_phrase_in(phrases, text):
                 reason = "phrase"
             elif any(_satisfied(combo, present) for combo in rule.combos):
                 reason = "combo"
@@ -137,6 +138,16 @@ class Triager:
 
 def _satisfied(combo: tuple[str, ...], present: Callable[[str], bool]) -> bool:
     return all(not present(name[1:]) if name[0] == "!" else present(name) for name in combo)
+
+
+def _any_phrase_in(phrases: tuple[str, ...], text: str) -> bool:
+    """One native rapidfuzz call for the phrases that fit inside the message."""
+    shorter = [p for p in phrases if len(p) <= len(text)]
+    if shorter and process.extractOne(
+        text, shorter, scorer=fuzz.partial_ratio, score_cutoff=PHRASE_CUTOFF
+    ):
+        return True
+    return any(_phrase_in(p, text) for p in phrases if len(p) > len(text))
 
 
 def _phrase_in(phrase: str, text: str) -> bool:
