@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import __version__
@@ -71,9 +71,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     respond = SafeResponder(engine)
 
     @app.post("/api/chat", response_model=ChatResponse, responses=_ERRORS, tags=["chat"])
-    async def chat(req: ChatRequest) -> ChatResponse:
+    async def chat(req: ChatRequest) -> Response:
         """Answer one message. Send back `context` from the previous reply to keep the thread."""
-        return await respond.reply(req)  # the engine's reply, or a safe one if it ever fails
+        out = await respond.reply(req)  # the engine's reply, or a safe one if it ever fails
+        # Already a validated ChatResponse: serialise once instead of FastAPI re-validating it.
+        return Response(out.model_dump_json(by_alias=True), media_type="application/json")
 
     topics = TopicsResponse(
         topics=[
