@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -27,6 +22,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.logs import JsonFormatter, RedactingFormatter, logging_config
 from tests.conftest import ROOT
+from tests.servers import serve
 
 JSON = {"content-type": "application/json"}
 
@@ -530,45 +526,22 @@ def test_dockerfile_is_slim_non_root_and_checks_health() -> None:
 
 
 def test_serve_with_several_workers() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
-    env["SIGNPOST_LOG_FORMAT"] = "json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("signpost serve --workers 2 did not start")
-        with httpx.Client(base_url=base, timeout=10) as c:
-            for _ in range(10):
-                r = c.post("/api/chat", json={"message": "what is grooming"})
-                assert r.status_code == 200 and r.json()["intent"] == "online_grooming"
-            took = []
-            for _ in range(10):
-                start = time.perf_counter()
-                assert c.get("/healthz").status_code == 200
-                took.append(time.perf_counter() - start)
+    with (
+        serve("--workers", "2", env={"SIGNPOST_LOG_FORMAT": "json"}, start_timeout=90) as server,
+        httpx.Client(base_url=server.base, timeout=10) as c,
+    ):
+        for _ in range(10):
+            r = c.post("/api/chat", json={"message": "what is grooming"})
+            assert r.status_code == 200 and r.json()["intent"] == "online_grooming"
+        took = []
+        for _ in range(10):
+            start = time.perf_counter()
+            assert c.get("/healthz").status_code == 200
+            took.append(time.perf_counter() - start)
         # Workers get their socket through multiprocessing and lost TCP_NODELAY: every
         # response then waited ~40 ms for a delayed ACK (bot/server.py). Never that slow now.
         assert min(took) < 0.03, f"fastest /healthz took {min(took) * 1000:.0f} ms"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+    out, proc = server.output, server.proc
     pids = {
         json.loads(line).get("message", "") for line in out.splitlines() if line.startswith("{")
     }

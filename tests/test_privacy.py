@@ -11,8 +11,6 @@ import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +25,7 @@ from bot.api import create_app
 from bot.config import Settings
 from bot.engine import Engine
 from tests.conftest import ROOT
+from tests.servers import serve
 
 ACCESS_LINE = re.compile(r"(GET|POST|PUT|DELETE|OPTIONS|HEAD|PATCH|OTHER) (/\S*) (\d{3}) [\d.]+ms$")
 
@@ -189,57 +188,25 @@ def test_in_process_engine_failure_leaks_nothing(engine: Engine, all_logs: _Ever
 # -- a real server --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_real_server_no_trace_of_the_message(log_format: str) -> None:
     s = new_sentinel()
     start = time.time()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
-    env.update(
-        SIGNPOST_LOG_FORMAT=log_format,
-        SIGNPOST_LOG_LEVEL="debug",
-        SIGNPOST_RATE_LIMIT_BURST="3",
-        PYTHONUNBUFFERED="1",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env = {
+        "SIGNPOST_LOG_FORMAT": log_format,
+        "SIGNPOST_LOG_LEVEL": "debug",
+        "SIGNPOST_RATE_LIMIT_BURST": "3",
+        "PYTHONUNBUFFERED": "1",
+    }
     responses: list[httpx.Response] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("signpost serve did not start")
-        with httpx.Client(base_url=base, timeout=10) as client:
-            for m, url, kw in hostile_requests(s):
-                responses.append(client.request(m, url, **kw))
-    finally:
-        proc.terminate()
-        out_bytes, _ = proc.communicate(timeout=20)
-    out = out_bytes.decode("utf-8", "replace")
+    with serve(env=env) as server, httpx.Client(base_url=server.base, timeout=10) as client:
+        for m, url, kw in hostile_requests(s):
+            responses.append(client.request(m, url, **kw))
+    out = server.output
     check_responses(responses, s)
     assert 429 in [r.status_code for r in responses]  # rate limiting was on, and its 429 is clean
     assert "/api/chat" in out and "Application startup complete" in out  # capture works
     assert s not in out
-    assert s.encode() not in out_bytes
     access = []
     for line in out.splitlines():
         if log_format == "json":
