@@ -23,7 +23,7 @@ GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
 MAX_SENTENCE_WORDS = {"young_person": 20, "parent": 30}
 NEAR_DUPLICATE = 92.0
 
-_PHONE = re.compile(r"(?<![\w.])(?:\+?\d[\d ]{1,14}\d)(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.])(?:\+?\d[\d ]{1,14}\d)(?!\w)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s)>\]]+", re.I)
 _LINK_TARGET = re.compile(r"\]\(([^)]*)\)")

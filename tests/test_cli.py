@@ -62,3 +62,14 @@ def test_chat_in_the_terminal() -> None:
     assert r.returncode == 0
     assert "coercion_and_blackmail" in r.stdout and "make_a_report" in r.stdout
     assert "Childline" in r.stdout
+
+
+def test_validate_rejects_a_number_typed_by_hand(kb_copy: Path) -> None:
+    p = kb_copy / "content" / "young_person" / "greeting.md"
+    p.write_text(p.read_text() + "\nCall 0800 1112 now. Or see http://example.com.\n")
+    r = run("--kb", str(kb_copy), "validate")
+    assert r.returncode == 1
+    assert (
+        "content/young_person/greeting.md: number: '0800 1112' is not in the registry" in r.stdout
+    )
+    assert "only https: and tel: links" in r.stdout or "is not in the registry" in r.stdout
