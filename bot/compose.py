@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .models import (
-    FALLBACK,
     Audience,
     Helpline,
     Intent,
@@ -62,6 +61,3 @@ def merge_suggestions(*groups: Sequence[Suggestion], exclude: str = "") -> tuple
             out.append(s)
     return tuple(out[:MAX_SUGGESTIONS])
 
-
-def fallback_intent(kb: KnowledgeBase) -> Intent:
-    return kb.intents[FALLBACK]

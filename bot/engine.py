@@ -198,7 +198,7 @@ class Engine:
         self, match: Match, aud: Audience, known: bool, ctx: Mapping[str, Any]
     ) -> Reply:
         kb = self.kb
-        fb = compose.fallback_intent(kb)
+        fb = kb.intents[FALLBACK]
         options = [kb.intents[i] for i in match.did_you_mean if i in kb.intents]
         if options:
             answer = compose.answer_text(kb, compose.DID_YOU_MEAN, aud)

@@ -79,6 +79,3 @@ def logging_config(fmt: str = "text", level: str = "info") -> dict[str, Any]:
         },
     }
 
-
-def configure(fmt: str = "text", level: str = "info") -> None:
-    logging.config.dictConfig(logging_config(fmt, level))

@@ -145,11 +145,6 @@ class Candidate:
     evidence: float = 0.0  # IDF mass of the message's words typical of the intent
 
 
-@dataclass(frozen=True, slots=True)
-class TriageResult:
-    intent: str
-    safety: Safety
-    addendum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,6 @@ class Normalised:
     original: str
     text: str
 
-    @property
-    def tokens(self) -> list[str]:
-        return self.text.split()
-
 
 def fold(text: str) -> str:
     """Lower-case ASCII words only: accents folded, emoji/symbols/zero-width removed."""

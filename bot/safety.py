@@ -94,9 +94,6 @@ class Triager:
             out.append(tok)
         return " ".join(out)
 
-    def concepts_in(self, text: str) -> set[str]:
-        return {name for name, rx in self._concepts.items() if rx.search(text)}
-
     def has_concept(self, name: str, text: str) -> bool:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None

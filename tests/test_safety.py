@@ -111,3 +111,14 @@ def test_harmful_request_is_refused_without_echo(client: TestClient, text: str) 
 )
 def test_near_misses_are_not_crises(client: TestClient, text: str) -> None:
     assert chat(client, text)["safety"] == "none"
+
+
+def test_every_class_a_message_triggers_is_listed_most_serious_first(engine) -> None:
+    from bot.normalise import normalise
+
+    text = normalise(
+        "he says hell post my nudes unless i pay and i want to die", engine.kb.replacements
+    ).text
+    hits = engine.triager.hits(text)
+    assert [h.intent for h in hits][:2] == ["self_harm", "disclosure"]
+    assert engine.triager.triage(text) == hits[0]
