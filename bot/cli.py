@@ -93,9 +93,13 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .engine import Engine
 
+    files = args.files or [str(p) for p in _default_eval_files()]
+    if not files:
+        print("signpost eval: no files given and no eval/ splits here", file=sys.stderr)
+        return 2
     engine = Engine.from_path(args.kb)
     reports = []
-    for f in args.files:
+    for f in files:
         path = Path(f)
         try:
             cases = evaluate.read_cases(path)
@@ -112,6 +116,14 @@ def _eval(args: argparse.Namespace) -> int:
     ):
         return 1
     return 0
+
+
+# The repo's matching splits, reported by `signpost eval` with no files (run from the repo).
+EVAL_SPLITS = ("tune.jsonl", "tune_2.jsonl", "test.jsonl", "test_2.jsonl")
+
+
+def _default_eval_files() -> list[Path]:
+    return [p for p in (Path("eval") / name for name in EVAL_SPLITS) if p.is_file()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_validate)
 
     e = sub.add_parser("eval", help="evaluate on labelled JSONL cases")
-    e.add_argument("files", nargs="+")
+    e.add_argument("files", nargs="*", help="JSONL files (default: the eval/ splits)")
     e.add_argument("--json", action="store_true", help="machine-readable report")
     e.add_argument("--errors", type=int, default=0, metavar="N", help="list N misses per file")
     e.add_argument("--fail-under", type=float, help="exit 1 if in-scope accuracy is lower")

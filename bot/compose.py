@@ -60,4 +60,3 @@ def merge_suggestions(*groups: Sequence[Suggestion], exclude: str = "") -> tuple
             seen.add(key)
             out.append(s)
     return tuple(out[:MAX_SUGGESTIONS])
-

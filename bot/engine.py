@@ -78,6 +78,8 @@ class Engine:
         if hit is None:
             hit = self._safety_from_examples(match, text)
         if hit is not None:
+            if self._topic_first(hit, match, text):
+                return self._topic_reply(match, text, aud, known, ctx, hit)
             return self._safety_reply(hit, match, aud, known, ctx)
         return self._topic_reply(match, text, aud, known, ctx)
 
@@ -107,6 +109,20 @@ class Engine:
         if self.triager.has_concept("topic_question", text):
             return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
+
+    def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
+        """A question about a topic that also reads as a possible disclosure: answer the
+        question, at the class's urgency (see Triage.topic_first)."""
+        rule = self.kb.intents[hit.intent].triage
+        topic = self.kb.intents.get(match.intent)
+        return bool(
+            rule
+            and rule.topic_first
+            and hit.reason != "example"
+            and topic is not None
+            and topic.kind is IntentKind.TOPIC
+            and any(self.triager.holds(combo, text) for combo in rule.topic_first)
+        )
 
     def _top_topic(self, match: Match) -> str | None:
         for c in match.candidates[:3]:
@@ -147,12 +163,23 @@ class Engine:
         )
 
     def _topic_reply(
-        self, match: Match, text: str, aud: Audience, known: bool, ctx: Mapping[str, Any]
+        self,
+        match: Match,
+        text: str,
+        aud: Audience,
+        known: bool,
+        ctx: Mapping[str, Any],
+        hit: SafetyHit | None = None,
     ) -> Reply:
         kb = self.kb
         previous = ctx.get("topic")
         intent_id = match.intent
-        if previous and intent_id in FOLLOWUP_INTENTS and len(text.split()) <= _FOLLOWUP_MAX_WORDS:
+        if (
+            hit is None
+            and previous
+            and intent_id in FOLLOWUP_INTENTS
+            and len(text.split()) <= _FOLLOWUP_MAX_WORDS
+        ):
             return self._followup_reply(intent_id, previous, match, aud, known)
         if intent_id == FALLBACK:
             return self._fallback_reply(match, aud, known, ctx)
@@ -161,12 +188,22 @@ class Engine:
             intent_id = "talk_to_someone"
         intent = kb.intents[intent_id]
         topic = intent_id if intent.kind is IntentKind.TOPIC else previous
+        answer = compose.answer_text(kb, intent.answer, aud)
+        helplines = list(intent.signposts[aud])
+        safety = Safety.NONE
+        if hit is not None:
+            # Topic-first safety answer: the urgent lead and the class's helplines come first.
+            rule = kb.intents[hit.intent]
+            assert rule.triage is not None and rule.triage.topic_lead
+            answer = f"{compose.answer_text(kb, rule.triage.topic_lead, aud)}\n\n{answer}"
+            helplines = [*rule.signposts[aud], *helplines]
+            safety = hit.safety
         return Reply(
             intent=intent.id,
             confidence=round(match.confidence, 3),
-            safety=Safety.NONE,
-            answer=compose.answer_text(kb, intent.answer, aud),
-            signposts=compose.signposts(kb, intent.signposts[aud], aud, Safety.NONE, known),
+            safety=safety,
+            answer=answer,
+            signposts=compose.signposts(kb, helplines, aud, safety, known),
             suggestions=compose.merge_suggestions(intent.suggestions),
             context=self._context(aud, known, topic),
             audience=aud,

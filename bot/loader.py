@@ -228,10 +228,12 @@ def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _combos(c: _Collector, path: Path, data: dict[str, Any]) -> tuple[tuple[str, ...], ...]:
-    raw = data.get("combos") or []
+def _combos(
+    c: _Collector, path: Path, data: dict[str, Any], key: str = "combos"
+) -> tuple[tuple[str, ...], ...]:
+    raw = data.get(key) or []
     if not isinstance(raw, list) or not all(isinstance(x, list) and x for x in raw):
-        c.add(path, "triage.combos", "must be a list of lists of concept names")
+        c.add(path, f"triage.{key}", "must be a list of lists of concept names")
         return ()
     return tuple(tuple(str(name) for name in combo) for combo in raw)
 
@@ -264,7 +266,19 @@ def _load_triage(c: _Collector, path: Path, data: Any) -> Triage | None:
         ),
         addenda=MappingProxyType({str(k): str(v) for k, v in addenda.items()}),
         combos=_combos(c, path, data),
+        topic_first=_combos(c, path, data, "topic_first"),
+        topic_lead=_topic_lead(c, path, data),
     )
+
+
+def _topic_lead(c: _Collector, path: Path, data: dict[str, Any]) -> str | None:
+    lead = data.get("topic_lead")
+    if lead is not None and (not isinstance(lead, str) or not lead.strip()):
+        c.add(path, "triage.topic_lead", "must be the id of an answer in content/")
+        return None
+    if bool(lead) != bool(data.get("topic_first")):
+        c.add(path, "triage.topic_first", "topic_first and topic_lead go together")
+    return lead
 
 
 def load_intent(c: _Collector, path: Path, helplines: Mapping[str, Helpline]) -> Intent | None:
@@ -394,6 +408,8 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
     for i in intents.values():
         if i.triage:
             needed.update(i.triage.addenda.values())
+            if i.triage.topic_lead:
+                needed.add(i.triage.topic_lead)
             for topic in i.triage.addenda:
                 if topic not in intents:
                     c.add(root / i.source, "triage.addenda", f"unknown intent {topic!r}")
@@ -420,6 +436,10 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
             for name in combo:
                 if name.lstrip("!") not in concepts:
                     c.add(root / i.source, f"triage.combos[{k}]", f"unknown concept {name!r}")
+        for k, combo in enumerate(i.triage.topic_first if i.triage else ()):
+            for name in combo:
+                if name.lstrip("!") not in concepts:
+                    c.add(root / i.source, f"triage.topic_first[{k}]", f"unknown concept {name!r}")
         for s in i.suggestions:
             if not s.label or not s.message:
                 c.add(root / i.source, "suggestions", "label and message must not be empty")

@@ -78,4 +78,3 @@ def logging_config(fmt: str = "text", level: str = "info") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         },
     }
-

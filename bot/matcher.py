@@ -34,9 +34,9 @@ from .normalise import normalise
 
 @dataclass(frozen=True, slots=True)
 class MatcherConfig:
-    threshold: float = 0.60  # below: fallback
+    threshold: float = 0.55  # below: fallback
     suggest_floor: float = 0.35  # candidates worth a "did you mean"
-    margin: float = 0.02  # top two closer than this (relative): ask which was meant
+    margin: float = 0.005  # top two closer than this (relative): ask which was meant
     fuzzy_weight: float = 0.7  # blend: fuzzy example similarity vs word evidence
     keyword_bonus: float = 0.5  # a keyword's evidence on top of a fully typical word
     unknown_weight: float = 1.0  # an unseen word weighs like a word this rare (IDF units)
@@ -44,7 +44,7 @@ class MatcherConfig:
     top_k: int = 10  # candidates returned
     shortlist: int = 64  # above this many intents, fuzzy-score only the best-evidenced ones
     evidence_threshold: float = 5.0  # or this much IDF mass of typical words: a match
-    unknown_to_oos: float = 1.5  # words never seen count this much for out-of-scope
+    unknown_to_oos: float = 0.5  # words never seen count this much for out-of-scope
     fuzzy_keeps_stopwords: bool = False
     exact: float = 0.92  # fuzzy similarity at which an example decides on its own
     min_evidence: float = 1.5  # below this IDF mass, only a near-exact example can match

@@ -99,6 +99,11 @@ class Triage:
     # Any of these fires the class: every concept named must appear ("!name": must not).
     combos: tuple[tuple[str, ...], ...] = ()
     addenda: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A question about a topic that also fires this class ("should you pay if someone is
+    # blackmailing you?"): when these concepts hold and a topic matches, that topic is answered,
+    # opened by `topic_lead` and kept at this class's urgency and helplines. Any combo may hold.
+    topic_first: tuple[tuple[str, ...], ...] = ()
+    topic_lead: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +148,6 @@ class Candidate:
     intent: str
     score: float  # 0..1
     evidence: float = 0.0  # IDF mass of the message's words typical of the intent
-
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,11 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
+    def holds(self, combo: Iterable[str], text: str) -> bool:
+        """Every concept named is in the text ("!name": is not), typos read as concept words."""
+        corrected = self.correct(text)
+        return _satisfied(tuple(combo), lambda name: self.has_concept(name, corrected))
+
     def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
         seen: dict[str, bool] = {}

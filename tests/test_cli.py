@@ -50,6 +50,13 @@ def test_eval_reports_json(tmp_path: Path) -> None:
     assert "online_grooming" in report["per_intent"]
 
 
+def test_eval_without_files_reports_the_tuning_and_test_splits() -> None:
+    r = run("eval", "--json")
+    assert r.returncode == 0, r.stderr
+    names = [rep["name"] for rep in json.loads(r.stdout)]
+    assert names == ["tune.jsonl", "tune_2.jsonl", "test.jsonl", "test_2.jsonl"]
+
+
 def test_eval_rejects_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json}\n")

@@ -92,3 +92,16 @@ def test_all_problems_are_reported_together(kb_copy: Path) -> None:
     (kb_copy / "content" / "young_person" / "goodbye.md").unlink()
     msg = _problems(kb_copy)
     assert "greeting.yaml" in msg and "goodbye.md" in msg
+
+
+def test_topic_first_names_unknown_concepts_and_needs_its_lead(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "disclosure.yaml"
+    text = p.read_text()
+    p.write_text(
+        text.replace("[asks_about, '!first_hand']", "[asks_abot, '!first_hand']").replace(
+            "  topic_lead: disclosure_topic_lead\n", ""
+        )
+    )
+    msg = _problems(kb_copy)
+    assert "intents/disclosure.yaml: triage.topic_first[1]: unknown concept 'asks_abot'" in msg
+    assert "intents/disclosure.yaml: triage.topic_first: topic_first and topic_lead go" in msg

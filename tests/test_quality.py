@@ -1,8 +1,9 @@
 """Quality on the repo's labelled sets: the figures README reports, asserted.
 
-- Matching: the held-out test split (`eval/test.jsonl`, never tuned on) is measured against
-  regression floors set just under today's figures; the issue's targets (92% in scope, 5%
-  false accepts) are NOT met yet and are reported in README, not hidden.
+- Matching: the two held-out test splits (`eval/test.jsonl`, `eval/test_2.jsonl`, never
+  tuned on or promoted) are measured against regression floors set just under today's
+  figures; the issue's targets (92% in scope, 5% false accepts) are NOT met on them yet and
+  are reported in README, not hidden.
 - The starter dev set: >= 80% (the core issue's bar).
 - Safety: 100% recall for danger, disclosure and self-harm (any urgent/emergency answer)
   and >= 95% for the other two classes, on all three safety sets; <= 5% false alarms on
@@ -22,9 +23,10 @@ from tests.conftest import EVAL
 
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
-# Regression floors for the held-out matching split (today: 81.5% and 11.3%).
-TEST_SPLIT_MIN_ACCURACY = 0.80
-TEST_SPLIT_MAX_FALSE_ACCEPTS = 0.12
+# Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
+# Today: test.jsonl 85.7% and 11.3%; test_2.jsonl 83.6% and 2.9%.
+TEST_FLOORS = {"test.jsonl": (0.84, 0.12), "test_2.jsonl": (0.82, 0.05)}
+TUNING = ("tune.jsonl", "tune_2.jsonl", "train_3.jsonl")
 
 
 @cache
@@ -39,11 +41,17 @@ def _misses(rep: evaluate.Report, n: int = 15) -> str:
     )
 
 
+def _texts(name: str) -> set[str]:
+    return {c.text.lower() for c in evaluate.read_cases(EVAL / name)}
+
+
 def test_sets_are_big_enough_and_disjoint() -> None:
-    tune = {c.text.lower() for c in evaluate.read_cases(EVAL / "tune.jsonl")}
-    test = {c.text.lower() for c in evaluate.read_cases(EVAL / "test.jsonl")}
-    assert len(tune) + len(test) >= 600
-    assert not tune & test, "a case is in both the tuning and the test split"
+    tune = set().union(*(_texts(n) for n in TUNING))
+    test = set().union(*(_texts(n) for n in TEST_FLOORS))
+    assert len(_texts("tune.jsonl")) + len(_texts("test.jsonl")) >= 600
+    assert len(_texts("test_2.jsonl")) >= 300
+    assert not tune & test, "a case is in both a tuning and a test split"
+    assert not _texts("test.jsonl") & _texts("test_2.jsonl")
     assert sum(len(evaluate.read_cases(EVAL / s)) for s in SAFETY_SETS) >= 150
     assert sum(len(evaluate.read_cases(EVAL / s)) for s in NEAR_MISS_SETS) >= 100
 
@@ -51,22 +59,27 @@ def test_sets_are_big_enough_and_disjoint() -> None:
 def test_test_split_is_not_promoted_to_examples() -> None:
     # 21 of 278 test texts (hi, bye, "what is IIOC"...) also happen to be examples written
     # independently; README reports accuracy with and without them.
-    from eval.promote_tuning_cases import SOURCES
+    from eval.promote_tuning_cases import HELD_OUT, SOURCES
 
-    assert "test.jsonl" not in SOURCES
-
-
-def test_matching_on_the_held_out_test_split(engine: Engine) -> None:
-    rep = _report(engine, "test.jsonl")
-    assert rep.in_scope_accuracy >= TEST_SPLIT_MIN_ACCURACY, _misses(rep)
-    assert rep.out_of_scope_false_accept_rate <= TEST_SPLIT_MAX_FALSE_ACCEPTS, _misses(rep)
+    assert set(TEST_FLOORS) == set(HELD_OUT)
+    assert not set(HELD_OUT) & set(SOURCES)
 
 
-def test_tuning_split_is_learned(engine: Engine) -> None:
-    # Its cases became examples after the settings were chosen (eval/promote_tuning_cases.py).
-    rep = _report(engine, "tune.jsonl")
+@pytest.mark.parametrize("name", sorted(TEST_FLOORS))
+def test_matching_on_the_held_out_test_splits(engine: Engine, name: str) -> None:
+    min_accuracy, max_false_accepts = TEST_FLOORS[name]
+    rep = _report(engine, name)
+    assert rep.in_scope_accuracy >= min_accuracy, _misses(rep)
+    assert rep.out_of_scope_false_accept_rate <= max_false_accepts, _misses(rep)
+
+
+@pytest.mark.parametrize("name", ["tune.jsonl", "tune_2.jsonl"])
+def test_tuning_splits_are_learned(engine: Engine, name: str) -> None:
+    # Their cases became examples after the settings were chosen (eval/promote_tuning_cases.py);
+    # today 96.8% / 0% and 94.9% / 0%. Honest figures for them come from eval/crossval.py.
+    rep = _report(engine, name)
     assert rep.in_scope_accuracy >= 0.93, _misses(rep)
-    assert rep.out_of_scope_false_accept_rate <= 0.07, _misses(rep)  # today 95.3% and 5.4%
+    assert rep.out_of_scope_false_accept_rate <= 0.03, _misses(rep)
 
 
 def test_starter_dev_set(engine: Engine) -> None:

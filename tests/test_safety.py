@@ -64,6 +64,47 @@ def test_topic_question_with_a_disclosure_gets_the_disclosure(client: TestClient
 
 
 @pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("should you pay if someone is blackmailing you with pictures", "coercion_and_blackmail"),
+        (
+            "what are the signs of grooming because my son has a new older friend who buys him "
+            "stuff and hes secretive",
+            "online_grooming",
+        ),
+    ],
+)
+def test_question_that_reads_as_a_disclosure_answers_the_topic_urgently(
+    client: TestClient, text: str, topic: str
+) -> None:
+    # A question about a topic is answered as asked, but kept urgent with the disclosure lead
+    # and helplines first: safety recall is unchanged, the person gets what they asked for.
+    body = chat(client, text, audience="young_person")
+    assert body["intent"] == topic and body["safety"] == "urgent"
+    assert body["answer"].startswith("If this is happening to you")
+    assert ids(body)[:2] == ["childline", "ceop"]
+    parent = chat(client, text, audience="parent")
+    assert parent["answer"].startswith("If this is happening to a child")
+    assert ids(parent)[:2] == ["nspcc_helpline", "ceop"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do i report someone who is blackmailing me with pics",
+        "what is sextortion? i think its happening to me",
+        "can u help with my maths hw. also a guy online keeps asking for pics and says hell "
+        "post my old ones if i dont",
+    ],
+)
+def test_first_hand_accounts_phrased_as_questions_stay_disclosures(
+    client: TestClient, text: str
+) -> None:
+    body = chat(client, text, audience="young_person")
+    assert body["intent"] == "disclosure" and body["safety"] == "urgent"
+
+
+@pytest.mark.parametrize(
     ("text", "level"),
     [
         ("i dont want to be here anymore", "urgent"),
