@@ -13,6 +13,10 @@ Two kinds of evidence, both prepared once at start-up:
   (IDF). Misspelt words are resolved to the vocabulary with `fuzz.ratio`. Words the
   knowledge base has never seen pull the score down, which is what keeps "dog grooming
   prices" and "live stream on Twitch" out.
+- A naive-Bayes vote between the answerable intents (word counts over their examples): it
+  tells apart topics that share words ("remove" the picture vs "report" it), which IDF
+  alone cannot. It only chooses between topics; whether to answer at all is left to the two
+  signals above, so it cannot pull an off-topic message in.
 
 The blend weight and the thresholds were chosen on the tuning split of the evaluation set
 (`eval/compare_scorers.py`); the test split is only ever reported.
@@ -48,6 +52,8 @@ class MatcherConfig:
     fuzzy_keeps_stopwords: bool = False
     exact: float = 0.92  # fuzzy similarity at which an example decides on its own
     min_evidence: float = 1.5  # below this IDF mass, only a near-exact example can match
+    bayes_weight: float = 0.1  # share of the score from the naive-Bayes vote between topics
+    bayes_alpha: float = 0.5  # additive smoothing of the word counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,8 @@ class Matcher:
         starts: list[int] = []
         # stem -> intent -> how typical (examples using it, saturating; keywords high)
         owned: dict[str, dict[int, float]] = defaultdict(dict)
+        counts: dict[str, dict[int, int]] = defaultdict(dict)  # examples using it (Bayes)
+        totals: list[int] = []
         for intent in kb.intents.values():
             normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
             texts = [t for t in (self.content_words(n) for n in normalised) if t]
@@ -110,8 +118,10 @@ class Matcher:
                 choices.append(" ".join(sorted(t.split())))
                 owners.append(intent.id)
             df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
+            totals.append(sum(df.values()))
             for s, count in df.items():
                 owned[s][row] = min(1.0, count / TYPICAL_COUNT)
+                counts[s][row] = count
             for w in keywords:
                 owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
         self._ids = ids
@@ -140,6 +150,21 @@ class Matcher:
                     weights[0] = max(weights[0], self._idf[s])
         self._vocab = list(self._postings)
         self._unknown_idf = cfg.unknown_weight * math.log(1 + n_rows)
+        # Naive Bayes, kept sparse: a word adds log(count + alpha) - log(alpha) to the intents
+        # that use it; every known word costs each intent log(alpha / its smoothed total).
+        alpha = cfg.bayes_alpha
+        self._bayes = {
+            s: (
+                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
+                np.log1p(np.fromiter(by.values(), dtype=np.float64, count=len(by)) / alpha),
+            )
+            for s, by in counts.items()
+        }
+        smoothed = np.array(totals, dtype=np.float64) + alpha * max(1, len(counts))
+        self._bayes_base = math.log(alpha) - np.log(smoothed)
+        self._answerable = np.array(
+            [self._kinds[i] is not IntentKind.OUT_OF_SCOPE for i in ids], dtype=bool
+        )
 
     def fuzzy_form(self, text: str) -> str:
         """What the fuzzy pass compares: synonyms unified; stop-words kept only when the
@@ -169,11 +194,14 @@ class Matcher:
                 return hit[0], hit[1] / 100.0
         return None, 0.0
 
-    def evidence(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per intent: the share of the message's information its vocabulary explains, and
-        the raw amount (IDF mass). Words never seen count for the out-of-scope intent."""
+    def evidence(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per intent: the share of the message's information its vocabulary explains, the
+        raw amount (IDF mass), and the naive-Bayes vote between answerable intents (0 when no
+        word is known). Words never seen count for the out-of-scope intent."""
         mass = np.zeros(len(self._ids))
+        loglik = np.zeros(len(self._ids))
         total = unknown = 0.0
+        known = 0
         for word in dict.fromkeys(query.split()):
             s, sure = self._resolve(word)
             if s is None:
@@ -183,10 +211,19 @@ class Matcher:
             total += self._idf[s]
             rows, weights = self._postings[s]
             mass[rows] += weights * sure
+            known += 1
+            rows, logs = self._bayes.get(s, (None, None))
+            if rows is not None:
+                loglik[rows] += logs
         if self._oos_row is not None:
             mass[self._oos_row] += self.config.unknown_to_oos * unknown
         share = np.minimum(1.0, mass / total) if total > 0 else mass
-        return share, mass
+        vote = np.zeros(len(self._ids))
+        if known and self._answerable.any():
+            ll = loglik[self._answerable] + known * self._bayes_base[self._answerable]
+            p = np.exp(ll - ll.max())
+            vote[self._answerable] = p / p.sum()
+        return share, mass, vote
 
     def similarity(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Per intent: the best token_sort_ratio of the message to any of its examples,
@@ -210,7 +247,7 @@ class Matcher:
         if not query or not self._ids:
             return []
         a = self.config.fuzzy_weight
-        share, mass = self.evidence(query)
+        share, mass, vote = self.evidence(query)
         rows = None
         if len(self._ids) > self.config.shortlist:
             # Large knowledge bases: fuzzy-score only the intents whose words the message
@@ -219,7 +256,14 @@ class Matcher:
             if self._oos_row is not None and self._oos_row not in rows:
                 rows = np.append(rows, self._oos_row)
         fuzzy = self.similarity(self.fuzzy_form(normalised_text), rows)
-        combined = a * fuzzy + (1 - a) * share
+        base = a * fuzzy + (1 - a) * share
+        g = self.config.bayes_weight
+        combined = np.where(self._answerable, (1 - g) * base + g * vote, base)
+        oos = self._oos_row
+        if oos is not None and int(np.argmax(base)) == oos:
+            # Off-topic on the evidence: the vote between topics must not overturn that.
+            combined = np.minimum(combined, np.nextafter(base[oos], 0.0))
+            combined[oos] = base[oos]
         # A message (almost) identical to an example belongs to that example's intent.
         exact = fuzzy >= self.config.exact
         combined[exact] = np.maximum(combined[exact], fuzzy[exact])

@@ -61,7 +61,9 @@ def main() -> None:
     for cell in sorted(cells):
         rows = cells[cell]
         rng.shuffle(rows)
-        n_test = round(len(rows) * args.test_share) if len(rows) > 1 else rng.random() < 0.5
+        n_test = (
+            round(len(rows) * args.test_share) if len(rows) > 1 else rng.random() < args.test_share
+        )
         test += rows[: int(n_test)]
         tune += rows[int(n_test) :]
     for path, rows in ((args.tune, tune), (args.test, test)):
