@@ -99,16 +99,19 @@ class Matcher:
         owned: dict[str, dict[int, float]] = defaultdict(dict)
         counts: dict[str, dict[int, int]] = defaultdict(dict)  # examples using it (Bayes)
         totals: list[int] = []
+        full_forms: list[list[str]] = []  # per intent: examples with stop-words kept
         for intent in kb.intents.values():
             normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
             texts = [t for t in (self.content_words(n) for n in normalised) if t]
             surfaces = [self.fuzzy_form(n) for n in normalised if n]
+            full_forms.append([self._sorted_full(n) for n in normalised if n])
             keywords = [
                 w
                 for kw in intent.keywords
                 for w in self.content_words(normalise(kw, kb.replacements).text).split()
             ]
             if not texts and not keywords:
+                full_forms.pop()
                 continue
             row = len(ids)
             ids.append(intent.id)
@@ -130,6 +133,7 @@ class Matcher:
         self._starts = np.array(starts, dtype=np.intp)
         ends = [*starts[1:], len(choices)]
         self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
+        self._full_by_row = full_forms
         n_rows = max(1, len(ids))
         oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
@@ -173,6 +177,10 @@ class Matcher:
             return self.content_words(text)
         syn = self._synonyms
         return " ".join(syn.get(w) or syn.get(stem(w)) or w for w in text.split())
+
+    def _sorted_full(self, text: str) -> str:
+        syn = self._synonyms
+        return " ".join(sorted(syn.get(w) or syn.get(stem(w)) or w for w in text.split()))
 
     def content_words(self, text: str) -> str:
         """Stop-words out, synonyms to one word: what both matching passes compare."""
@@ -266,6 +274,14 @@ class Matcher:
             combined[oos] = base[oos]
         # A message (almost) identical to an example belongs to that example's intent.
         exact = fuzzy >= self.config.exact
+        if np.count_nonzero(exact) > 1:
+            # Several intents tie once stop-words are gone ("who are you" / "who should i
+            # tell" are both "who"): the whole wording decides which example it really is.
+            q = self._sorted_full(normalised_text)
+            for r in np.flatnonzero(exact):
+                hit = process.extractOne(q, self._full_by_row[r], scorer=fuzz.ratio)
+                fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
+            exact = fuzzy >= self.config.exact
         combined[exact] = np.maximum(combined[exact], fuzzy[exact])
         k = min(self.config.top_k, len(combined))
         top = np.argpartition(-combined, k - 1)[:k]

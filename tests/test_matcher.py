@@ -97,3 +97,35 @@ def test_unclear_message_gets_did_you_mean_choices(client) -> None:
 def test_stemmer_joins_word_forms() -> None:
     assert stem("grooming") == stem("groomed") == stem("groom")
     assert stem("pictures") == stem("picture")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("who are you", "about_the_bot"),
+        ("who should i tell", "talk_to_someone"),
+        ("are you a real person", "about_the_bot"),
+    ],
+)
+def test_questions_that_are_all_stop_words_are_told_apart(
+    engine: Engine, text: str, intent: str
+) -> None:
+    # Without stop-words both read "who" (or "person real"): the whole wording decides.
+    assert top(engine, text) == intent
+
+
+def test_bayes_vote_is_a_distribution_over_topics_only(engine: Engine) -> None:
+    m = engine.matcher
+    _, _, vote = m.evidence(m.content_words("what is sextortion"))
+    assert vote.sum() == pytest.approx(1.0)
+    oos = [i for i, iid in enumerate(m._ids) if iid == "out_of_scope"]
+    assert vote[oos].sum() == 0.0
+    assert m._ids[int(vote.argmax())] == "coercion_and_blackmail"
+
+
+@pytest.mark.parametrize(
+    "text", ["dog grooming prices", "how do i live stream on twitch", "report card"]
+)
+def test_bayes_vote_cannot_pull_an_off_topic_message_in(kb: KnowledgeBase, text: str) -> None:
+    m = Matcher(kb, dataclasses.replace(MatcherConfig(), bayes_weight=1.0))
+    assert m.match(normalise(text, kb.replacements).text).intent == "fallback"
