@@ -54,6 +54,7 @@ class MatcherConfig:
     min_evidence: float = 1.5  # below this IDF mass, only a near-exact example can match
     bayes_weight: float = 0.1  # share of the score from the naive-Bayes vote between topics
     bayes_alpha: float = 0.5  # additive smoothing of the word counts
+    oos_discount: float = 0.06  # the out-of-scope intent's score is scaled by (1 - this)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +266,12 @@ class Matcher:
                 rows = np.append(rows, self._oos_row)
         fuzzy = self.similarity(self.fuzzy_form(normalised_text), rows)
         base = a * fuzzy + (1 - a) * share
+        oos = self._oos_row
+        if oos is not None:
+            # Hundreds of off-topic examples give it more chances to resemble anything.
+            base[oos] *= 1.0 - self.config.oos_discount
         g = self.config.bayes_weight
         combined = np.where(self._answerable, (1 - g) * base + g * vote, base)
-        oos = self._oos_row
         if oos is not None and int(np.argmax(base)) == oos:
             # Off-topic on the evidence: the vote between topics must not overturn that.
             combined = np.minimum(combined, np.nextafter(base[oos], 0.0))

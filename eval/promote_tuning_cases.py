@@ -31,11 +31,12 @@ SOURCES = (
     "tune.jsonl",
     "tune_2.jsonl",
     "train_3.jsonl",
+    "train_4.jsonl",
     "near_miss.jsonl",
     "near_miss_holdout.jsonl",
     "near_miss_final.jsonl",
 )
-HELD_OUT = ("test.jsonl", "test_2.jsonl")
+HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_3.jsonl")
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 
