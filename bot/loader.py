@@ -357,6 +357,7 @@ def load_intent(c: _Collector, path: Path, helplines: Mapping[str, Helpline]) ->
         signposts=MappingProxyType(signposts),
         triage=triage,
         source=c.rel(path),
+        requires=tuple(k.lower() for k in _str_list(c, path, data, "requires")),
     )
 
 

@@ -55,6 +55,8 @@ class MatcherConfig:
     bayes_weight: float = 0.1  # share of the score from the naive-Bayes vote between topics
     bayes_alpha: float = 0.5  # additive smoothing of the word counts
     oos_discount: float = 0.06  # the out-of-scope intent's score is scaled by (1 - this)
+    requires_penalty: float = 0.15  # an intent's score, scaled down when none of its
+    # `requires` words is in the message
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,16 @@ class Matcher:
         ends = [*starts[1:], len(choices)]
         self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
         self._full_by_row = full_forms
+        # Per intent with `requires`: the stems that define it ("online" for online abuse).
+        self._requires = {
+            row: frozenset(
+                stem(w)
+                for r in kb.intents[iid].requires
+                for w in self.content_words(normalise(r, kb.replacements).text).split()
+            )
+            for row, iid in enumerate(ids)
+            if kb.intents[iid].requires
+        }
         n_rows = max(1, len(ids))
         oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
@@ -270,6 +282,11 @@ class Matcher:
         if oos is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.
             base[oos] *= 1.0 - self.config.oos_discount
+        if self._requires:
+            present = {self._resolve(w)[0] or stem(w) for w in query.split()}
+            for r, needed in self._requires.items():
+                if not present & needed:
+                    base[r] *= 1.0 - self.config.requires_penalty
         g = self.config.bayes_weight
         combined = np.where(self._answerable, (1 - g) * base + g * vote, base)
         if oos is not None and int(np.argmax(base)) == oos:

@@ -118,6 +118,8 @@ class Intent:
     signposts: MappingProxyType[str, tuple[str, ...]]
     triage: Triage | None = None
     source: str = ""
+    # Words that define the topic: a message with none of them is unlikely to be about it.
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

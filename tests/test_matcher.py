@@ -129,3 +129,18 @@ def test_bayes_vote_is_a_distribution_over_topics_only(engine: Engine) -> None:
 def test_bayes_vote_cannot_pull_an_off_topic_message_in(kb: KnowledgeBase, text: str) -> None:
     m = Matcher(kb, dataclasses.replace(MatcherConfig(), bayes_weight=1.0))
     assert m.match(normalise(text, kb.replacements).text).intent == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("child abuse what does it mean", "child_sexual_abuse"),  # online_csae without it
+        ("what is online sexual abuse", "online_csae"),
+        ("wat is onlne child abuse", "online_csae"),
+    ],
+)
+def test_requires_words_keep_general_questions_off_the_online_topic(
+    engine: Engine, text: str, intent: str
+) -> None:
+    assert "online" in engine.kb.intents["online_csae"].requires
+    assert top(engine, text) == intent
