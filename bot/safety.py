@@ -72,6 +72,10 @@ class Triager:
             rules.append((intent, intent.triage, phrases))
         self._rules = sorted(rules, key=lambda r: r[1].priority)
         self._concepts = {name: compile_concept(ph) for name, ph in kb.concepts.items()}
+        # Combos as (must have, must not have) sets: checked with two set operations.
+        self._combos = {
+            intent.id: tuple(_split(combo) for combo in rule.combos) for intent, rule, _ in rules
+        }
         self._concept_vocab = sorted(concept_words(kb.concepts))
         # Words we know as words: never "corrected" into a concept word.
         known = set(self._concept_vocab) | set(kb.stopwords) | set(kb.replacements.values())
@@ -103,16 +107,13 @@ class Triager:
         corrected = self.correct(text)
         return _satisfied(tuple(combo), lambda name: self.has_concept(name, corrected))
 
+    def concepts_in(self, text: str) -> frozenset[str]:
+        """Every concept the (typo-corrected) text contains."""
+        return frozenset(name for name, rx in self._concepts.items() if rx.search(text))
+
     def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
-        seen: dict[str, bool] = {}
-
-        def present(name: str) -> bool:
-            # Concepts are looked up only when a combination needs them, once per message.
-            if name not in seen:
-                seen[name] = self.has_concept(name, corrected)
-            return seen[name]
-
+        present: frozenset[str] | None = None  # looked up once, when a combination needs it
         variants = (text,) if corrected == text else (text, corrected)
         for intent, rule, phrases in self._rules:
             reason = None
@@ -120,8 +121,14 @@ class Triager:
                 reason = "pattern"
             elif _any_phrase_in(phrases, text):
                 reason = "phrase"
-            elif any(_satisfied(combo, present) for combo in rule.combos):
-                reason = "combo"
+            else:
+                combos = self._combos[intent.id]
+                if combos and present is None:
+                    present = self.concepts_in(corrected)
+                if present is not None and any(
+                    need <= present and not (avoid & present) for need, avoid in combos
+                ):
+                    reason = "combo"
             if reason is None or any(u.search(text) for u in rule.unless):
                 continue
             level = rule.safety
@@ -140,6 +147,11 @@ class Triager:
 
 def _satisfied(combo: tuple[str, ...], present: Callable[[str], bool]) -> bool:
     return all(not present(name[1:]) if name[0] == "!" else present(name) for name in combo)
+
+
+def _split(combo: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    need = frozenset(n for n in combo if not n.startswith("!"))
+    return need, frozenset(n[1:] for n in combo if n.startswith("!"))
 
 
 def _any_phrase_in(phrases: tuple[str, ...], text: str) -> bool:

@@ -54,7 +54,13 @@ def test_eval_without_files_reports_the_tuning_and_test_splits() -> None:
     r = run("eval", "--json")
     assert r.returncode == 0, r.stderr
     names = [rep["name"] for rep in json.loads(r.stdout)]
-    assert names == ["tune.jsonl", "tune_2.jsonl", "test.jsonl", "test_2.jsonl"]
+    assert names == [
+        "tune.jsonl",
+        "tune_2.jsonl",
+        "test.jsonl",
+        "test_2.jsonl",
+        "test_3.jsonl",
+    ]
 
 
 def test_eval_rejects_a_bad_file(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Quality on the repo's labelled sets: the figures README reports, asserted.
 
-- Matching: the two held-out test splits (`eval/test.jsonl`, `eval/test_2.jsonl`, never
+- Matching: the three held-out test splits (`eval/test*.jsonl`, never
   tuned on or promoted) are measured against regression floors set just under today's
   figures; the issue's targets (92% in scope, 5% false accepts) are NOT met on them yet and
   are reported in README, not hidden.
@@ -24,9 +24,13 @@ from tests.conftest import EVAL
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
 # Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
-# Today: test.jsonl 85.7% and 11.3%; test_2.jsonl 83.6% and 2.9%.
-TEST_FLOORS = {"test.jsonl": (0.84, 0.12), "test_2.jsonl": (0.82, 0.05)}
-TUNING = ("tune.jsonl", "tune_2.jsonl", "train_3.jsonl")
+# Today: 89.3% / 9.7%, 89.5% / 2.9% and 89.3% / 3.7% (test_3 at first sight).
+TEST_FLOORS = {
+    "test.jsonl": (0.87, 0.11),
+    "test_2.jsonl": (0.87, 0.05),
+    "test_3.jsonl": (0.87, 0.05),
+}
+TUNING = ("tune.jsonl", "tune_2.jsonl", "train_3.jsonl", "train_4.jsonl")
 
 
 @cache
@@ -49,9 +53,12 @@ def test_sets_are_big_enough_and_disjoint() -> None:
     tune = set().union(*(_texts(n) for n in TUNING))
     test = set().union(*(_texts(n) for n in TEST_FLOORS))
     assert len(_texts("tune.jsonl")) + len(_texts("test.jsonl")) >= 600
-    assert len(_texts("test_2.jsonl")) >= 300
+    assert len(_texts("test_2.jsonl")) + len(_texts("test_3.jsonl")) >= 800
     assert not tune & test, "a case is in both a tuning and a test split"
-    assert not _texts("test.jsonl") & _texts("test_2.jsonl")
+    names = sorted(TEST_FLOORS)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not _texts(a) & _texts(b), (a, b)
     assert sum(len(evaluate.read_cases(EVAL / s)) for s in SAFETY_SETS) >= 150
     assert sum(len(evaluate.read_cases(EVAL / s)) for s in NEAR_MISS_SETS) >= 100
 
@@ -76,7 +83,7 @@ def test_matching_on_the_held_out_test_splits(engine: Engine, name: str) -> None
 @pytest.mark.parametrize("name", ["tune.jsonl", "tune_2.jsonl"])
 def test_tuning_splits_are_learned(engine: Engine, name: str) -> None:
     # Their cases became examples after the settings were chosen (eval/promote_tuning_cases.py);
-    # today 96.8% / 0% and 94.9% / 0%. Honest figures for them come from eval/crossval.py.
+    # today 97.6% / 0% and 96.6% / 0%. Honest figures for them come from eval/crossval.py.
     rep = _report(engine, name)
     assert rep.in_scope_accuracy >= 0.93, _misses(rep)
     assert rep.out_of_scope_false_accept_rate <= 0.03, _misses(rep)
