@@ -119,7 +119,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 # The repo's matching splits, reported by `signpost eval` with no files (run from the repo).
-EVAL_SPLITS = ("tune.jsonl", "tune_2.jsonl", "test.jsonl", "test_2.jsonl", "test_3.jsonl")
+EVAL_SPLITS = ("tune.jsonl", "tune_2.jsonl", "tune_3.jsonl", "test.jsonl", "test_2.jsonl")
 
 
 def _default_eval_files() -> list[Path]:

@@ -25,7 +25,7 @@ from .models import (
     Suggestion,
 )
 from .normalise import normalise
-from .safety import SafetyHit, Triager
+from .safety import ASKED, SafetyHit, Triager
 
 CONTEXT_VERSION = 1
 # A safety intent reached through its example questions (not its rules) must score this high.
@@ -43,6 +43,11 @@ _YOUNG = re.compile(
     r"\b(i am|im|i m) (1[0-7]|[5-9])\b(?! (children|kids))"
     r"|\bi am in year \d\b|\bmy (mum|dad|parents|teacher)\b"
 )
+
+
+def asks_question(message: str) -> bool:
+    """The message ends by asking something: its last sentence ends with a question mark."""
+    return message.rstrip().rstrip("!)\"' ").endswith("?")
 
 
 def infer_audience(text: str) -> Audience | None:
@@ -78,7 +83,7 @@ class Engine:
         if hit is None:
             hit = self._safety_from_examples(match, text)
         if hit is not None:
-            if self._topic_first(hit, match, text):
+            if self._topic_first(hit, match, text, asks_question(message)):
                 return self._topic_reply(match, text, aud, known, ctx, hit)
             return self._safety_reply(hit, match, aud, known, ctx)
         return self._topic_reply(match, text, aud, known, ctx)
@@ -110,7 +115,7 @@ class Engine:
             return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
 
-    def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
+    def _topic_first(self, hit: SafetyHit, match: Match, text: str, asked: bool) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the
         question, at the class's urgency (see Triage.topic_first)."""
         rule = self.kb.intents[hit.intent].triage
@@ -121,7 +126,10 @@ class Engine:
             and hit.reason != "example"
             and topic is not None
             and topic.kind is IntentKind.TOPIC
-            and any(self.triager.holds(combo, text) for combo in rule.topic_first)
+            and any(
+                self.triager.holds(combo, text, frozenset({ASKED}) if asked else frozenset())
+                for combo in rule.topic_first
+            )
         )
 
     def _top_topic(self, match: Match) -> str | None:

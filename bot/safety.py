@@ -19,6 +19,10 @@ from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
 
 PHRASE_CUTOFF = 88.0
+# A built-in concept for `topic_first`: the raw message ends with a question (normalised text
+# has no punctuation left to tell).
+ASKED = "asked"
+BUILT_IN_CONCEPTS = frozenset({ASKED})
 TYPO_CUTOFF = 82.0  # how close a misspelt word must be to a concept word to be read as it
 _GAP = r"(?: \S+){0,3}"
 
@@ -102,10 +106,13 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
-    def holds(self, combo: Iterable[str], text: str) -> bool:
-        """Every concept named is in the text ("!name": is not), typos read as concept words."""
+    def holds(self, combo: Iterable[str], text: str, given: frozenset[str] = frozenset()) -> bool:
+        """Every concept named is in the text ("!name": is not), typos read as concept words.
+        `given` adds facts about the raw message (see ASKED)."""
         corrected = self.correct(text)
-        return _satisfied(tuple(combo), lambda name: self.has_concept(name, corrected))
+        return _satisfied(
+            tuple(combo), lambda name: name in given or self.has_concept(name, corrected)
+        )
 
     def concepts_in(self, text: str) -> frozenset[str]:
         """Every concept the (typo-corrected) text contains."""

@@ -30,13 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
     "tune.jsonl",
     "tune_2.jsonl",
+    "tune_3.jsonl",
     "train_3.jsonl",
     "train_4.jsonl",
+    "train_5.jsonl",
     "near_miss.jsonl",
     "near_miss_holdout.jsonl",
     "near_miss_final.jsonl",
 )
-HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_3.jsonl")
+HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_4.jsonl")
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 

@@ -57,9 +57,9 @@ def test_eval_without_files_reports_the_tuning_and_test_splits() -> None:
     assert names == [
         "tune.jsonl",
         "tune_2.jsonl",
+        "tune_3.jsonl",
         "test.jsonl",
         "test_2.jsonl",
-        "test_3.jsonl",
     ]
 
 
