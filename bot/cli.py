@@ -119,7 +119,15 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 # The repo's matching splits, reported by `signpost eval` with no files (run from the repo).
-EVAL_SPLITS = ("tune.jsonl", "tune_2.jsonl", "tune_3.jsonl", "test.jsonl", "test_2.jsonl")
+EVAL_SPLITS = (
+    "tune.jsonl",
+    "tune_2.jsonl",
+    "tune_3.jsonl",
+    "tune_4.jsonl",
+    "test.jsonl",
+    "test_2.jsonl",
+    "test_5.jsonl",
+)
 
 
 def _default_eval_files() -> list[Path]:

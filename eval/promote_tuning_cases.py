@@ -31,6 +31,7 @@ SOURCES = (
     "tune.jsonl",
     "tune_2.jsonl",
     "tune_3.jsonl",
+    "tune_4.jsonl",
     "train_3.jsonl",
     "train_4.jsonl",
     "train_5.jsonl",
@@ -38,7 +39,7 @@ SOURCES = (
     "near_miss_holdout.jsonl",
     "near_miss_final.jsonl",
 )
-HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_4.jsonl")
+HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_5.jsonl")
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 

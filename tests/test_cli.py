@@ -58,8 +58,10 @@ def test_eval_without_files_reports_the_tuning_and_test_splits() -> None:
         "tune.jsonl",
         "tune_2.jsonl",
         "tune_3.jsonl",
+        "tune_4.jsonl",
         "test.jsonl",
         "test_2.jsonl",
+        "test_5.jsonl",
     ]
 
 

@@ -29,7 +29,15 @@ TEST_FLOORS = {
     "test.jsonl": (0.87, 0.12),
     "test_2.jsonl": (0.87, 0.05),
 }
-TUNING = ("tune.jsonl", "tune_2.jsonl", "tune_3.jsonl", "train_3.jsonl", "train_4.jsonl")
+TUNING = (
+    "tune.jsonl",
+    "tune_2.jsonl",
+    "tune_3.jsonl",
+    "tune_4.jsonl",
+    "train_3.jsonl",
+    "train_4.jsonl",
+    "train_5.jsonl",
+)
 
 
 @cache
