@@ -1,9 +1,9 @@
 """Quality on the repo's labelled sets: the figures README reports, asserted.
 
-- Matching: the three held-out test splits (`eval/test*.jsonl`, never
-  tuned on or promoted) are measured against regression floors set just under today's
-  figures; the issue's targets (92% in scope, 5% false accepts) are NOT met on them yet and
-  are reported in README, not hidden.
+- Matching: the three held-out test splits (`eval/test*.jsonl`, never tuned on or
+  promoted) are measured against regression floors set just under today's figures. The
+  freshest split meets the issue's targets (92% in scope, <= 5% false accepts); the oldest
+  does not on false accepts, and README says so.
 - The starter dev set: >= 80% (the core issue's bar).
 - Safety: 100% recall for danger, disclosure and self-harm (any urgent/emergency answer)
   and >= 95% for the other two classes, on all three safety sets; <= 5% false alarms on
@@ -24,10 +24,11 @@ from tests.conftest import EVAL
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
 # Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
-# Today: 89.3% / 9.7%, 89.5% / 2.9% and 89.3% / 3.7% (test_3 at first sight).
+# Today: 90.7% / 9.7%, 91.8% / 2.9% and 93.5% / 4.6% (test_5 at first sight).
 TEST_FLOORS = {
-    "test.jsonl": (0.87, 0.12),
-    "test_2.jsonl": (0.87, 0.05),
+    "test.jsonl": (0.89, 0.12),
+    "test_2.jsonl": (0.90, 0.04),
+    "test_5.jsonl": (0.92, 0.05),
 }
 TUNING = (
     "tune.jsonl",
@@ -60,7 +61,7 @@ def test_sets_are_big_enough_and_disjoint() -> None:
     tune = set().union(*(_texts(n) for n in TUNING))
     test = set().union(*(_texts(n) for n in TEST_FLOORS))
     assert len(_texts("tune.jsonl")) + len(_texts("test.jsonl")) >= 600
-    assert len(_texts("test_2.jsonl")) >= 300
+    assert len(_texts("test_2.jsonl")) + len(_texts("test_5.jsonl")) >= 800
     assert not tune & test, "a case is in both a tuning and a test split"
     names = sorted(TEST_FLOORS)
     for i, a in enumerate(names):
@@ -87,10 +88,10 @@ def test_matching_on_the_held_out_test_splits(engine: Engine, name: str) -> None
     assert rep.out_of_scope_false_accept_rate <= max_false_accepts, _misses(rep)
 
 
-@pytest.mark.parametrize("name", ["tune.jsonl", "tune_2.jsonl"])
+@pytest.mark.parametrize("name", ["tune.jsonl", "tune_2.jsonl", "tune_3.jsonl", "tune_4.jsonl"])
 def test_tuning_splits_are_learned(engine: Engine, name: str) -> None:
     # Their cases became examples after the settings were chosen (eval/promote_tuning_cases.py);
-    # today 97.6% / 0% and 96.6% / 0%. Honest figures for them come from eval/crossval.py.
+    # Honest figures for them come from eval/crossval.py (README).
     rep = _report(engine, name)
     assert rep.in_scope_accuracy >= 0.93, _misses(rep)
     assert rep.out_of_scope_false_accept_rate <= 0.03, _misses(rep)
