@@ -88,6 +88,15 @@ def test_question_that_reads_as_a_disclosure_answers_the_topic_urgently(
     assert ids(parent)[:2] == ["nspcc_helpline", "ceop"]
 
 
+def test_a_story_that_ends_by_asking_gets_the_topic_still_urgent(client: TestClient) -> None:
+    story = "My 14 year old has new trainers and money from an older lad with a car."
+    asked = chat(client, f"{story} Is this what people mean by exploitation?", audience="parent")
+    assert asked["intent"] == "child_sexual_exploitation" and asked["safety"] == "urgent"
+    assert ids(asked)[:2] == ["nspcc_helpline", "ceop"]
+    told = chat(client, f"{story} Is this what people mean by exploitation", audience="parent")
+    assert told["intent"] == "disclosure" and told["safety"] == "urgent"
+
+
 @pytest.mark.parametrize(
     "text",
     [
