@@ -25,7 +25,7 @@ from .models import (
     Suggestion,
 )
 from .normalise import normalise
-from .safety import ASKED, SafetyHit, Triager
+from .safety import SafetyHit, Triager
 
 CONTEXT_VERSION = 1
 # A safety intent reached through its example questions (not its rules) must score this high.
@@ -43,11 +43,6 @@ _YOUNG = re.compile(
     r"\b(i am|im|i m) (1[0-7]|[5-9])\b(?! (children|kids))"
     r"|\bi am in year \d\b|\bmy (mum|dad|parents|teacher)\b"
 )
-
-
-def asks_question(message: str) -> bool:
-    """The message ends by asking something: its last sentence ends with a question mark."""
-    return message.rstrip().rstrip("!)\"' ").endswith("?")
 
 
 def infer_audience(text: str) -> Audience | None:
@@ -83,7 +78,7 @@ class Engine:
         if hit is None:
             hit = self._safety_from_examples(match, text)
         if hit is not None:
-            if self._topic_first(hit, match, text, asks_question(message)):
+            if self._topic_first(hit, match, text):
                 return self._topic_reply(match, text, aud, known, ctx, hit)
             return self._safety_reply(hit, match, aud, known, ctx)
         return self._topic_reply(match, text, aud, known, ctx)
@@ -115,7 +110,7 @@ class Engine:
             return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
 
-    def _topic_first(self, hit: SafetyHit, match: Match, text: str, asked: bool) -> bool:
+    def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the
         question, at the class's urgency (see Triage.topic_first)."""
         rule = self.kb.intents[hit.intent].triage
@@ -126,10 +121,7 @@ class Engine:
             and hit.reason != "example"
             and topic is not None
             and topic.kind is IntentKind.TOPIC
-            and any(
-                self.triager.holds(combo, text, frozenset({ASKED}) if asked else frozenset())
-                for combo in rule.topic_first
-            )
+            and self.triager.holds_any(rule.topic_first, text)
         )
 
     def _top_topic(self, match: Match) -> str | None:
@@ -198,13 +190,16 @@ class Engine:
         topic = intent_id if intent.kind is IntentKind.TOPIC else previous
         answer = compose.answer_text(kb, intent.answer, aud)
         helplines = list(intent.signposts[aud])
+        suggestions: list[Suggestion] = []
         safety = Safety.NONE
-        if hit is not None:
-            # Topic-first safety answer: the urgent lead and the class's helplines come first.
-            rule = kb.intents[hit.intent]
-            assert rule.triage is not None and rule.triage.topic_lead
-            answer = f"{compose.answer_text(kb, rule.triage.topic_lead, aud)}\n\n{answer}"
-            helplines = [*rule.signposts[aud], *helplines]
+        urgent = kb.intents[hit.intent] if hit is not None else None
+        if hit is not None and urgent is not None and urgent.triage and urgent.triage.topic_lead:
+            # Topic-first safety answer: the urgent lead, the class's helplines and its
+            # follow-ups ("Who can I talk to?") come first.
+            lead = compose.answer_text(kb, urgent.triage.topic_lead, aud)
+            answer = f"{lead}\n\n{answer}"
+            helplines = [*urgent.signposts[aud], *helplines]
+            suggestions = list(urgent.suggestions[:2])
             safety = hit.safety
         return Reply(
             intent=intent.id,
@@ -212,7 +207,7 @@ class Engine:
             safety=safety,
             answer=answer,
             signposts=compose.signposts(kb, helplines, aud, safety, known),
-            suggestions=compose.merge_suggestions(intent.suggestions),
+            suggestions=compose.merge_suggestions(suggestions, intent.suggestions),
             context=self._context(aud, known, topic),
             audience=aud,
             candidates=match.candidates[:5],

@@ -27,7 +27,6 @@ from .models import (
     Suggestion,
     Triage,
 )
-from .safety import BUILT_IN_CONCEPTS
 
 MIN_EXAMPLES = 15
 # Answers the engine uses that belong to no single intent.
@@ -440,7 +439,7 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
                     c.add(root / i.source, f"triage.combos[{k}]", f"unknown concept {name!r}")
         for k, combo in enumerate(i.triage.topic_first if i.triage else ()):
             for name in combo:
-                if name.lstrip("!") not in concepts and name.lstrip("!") not in BUILT_IN_CONCEPTS:
+                if name.lstrip("!") not in concepts:
                     c.add(root / i.source, f"triage.topic_first[{k}]", f"unknown concept {name!r}")
         for s in i.suggestions:
             if not s.label or not s.message:

@@ -13,10 +13,10 @@ Two kinds of evidence, both prepared once at start-up:
   (IDF). Misspelt words are resolved to the vocabulary with `fuzz.ratio`. Words the
   knowledge base has never seen pull the score down, which is what keeps "dog grooming
   prices" and "live stream on Twitch" out.
-- A naive-Bayes vote between the answerable intents (word counts over their examples): it
-  tells apart topics that share words ("remove" the picture vs "report" it), which IDF
-  alone cannot. It only chooses between topics; whether to answer at all is left to the two
-  signals above, so it cannot pull an off-topic message in.
+- A naive-Bayes vote between the topic and conversation intents (word counts over their
+  examples): it tells apart topics that share words ("remove" the picture vs "report" it),
+  which IDF alone cannot. It only chooses between them; whether to answer at all is left to
+  the two signals above, so it cannot pull an off-topic message in.
 
 The blend weight and the thresholds were chosen on the tuning split of the evaluation set
 (`eval/compare_scorers.py`); the test split is only ever reported.
@@ -55,8 +55,7 @@ class MatcherConfig:
     bayes_weight: float = 0.1  # share of the score from the naive-Bayes vote between topics
     bayes_alpha: float = 0.5  # additive smoothing of the word counts
     oos_discount: float = 0.06  # the out-of-scope intent's score is scaled by (1 - this)
-    requires_penalty: float = 0.15  # an intent's score, scaled down when none of its
-    # `requires` words is in the message
+    requires_penalty: float = 0.15  # score cut when none of an intent's `requires` words is used
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +178,11 @@ class Matcher:
         }
         smoothed = np.array(totals, dtype=np.float64) + alpha * max(1, len(counts))
         self._bayes_base = math.log(alpha) - np.log(smoothed)
+        # The vote is between the intents a match can answer with: topics and conversation.
+        # Safety intents keep their own score (the engine compares it with a threshold).
         self._answerable = np.array(
-            [self._kinds[i] is not IntentKind.OUT_OF_SCOPE for i in ids], dtype=bool
+            [self._kinds[i] in (IntentKind.TOPIC, IntentKind.CONVERSATION) for i in ids],
+            dtype=bool,
         )
 
     def fuzzy_form(self, text: str) -> str:
@@ -215,14 +217,15 @@ class Matcher:
                 return hit[0], hit[1] / 100.0
         return None, 0.0
 
-    def evidence(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def evidence(self, query: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, set[str]]:
         """Per intent: the share of the message's information its vocabulary explains, the
-        raw amount (IDF mass), and the naive-Bayes vote between answerable intents (0 when no
-        word is known). Words never seen count for the out-of-scope intent."""
+        raw amount (IDF mass), and the naive-Bayes vote between topic and conversation
+        intents (0 when no word is known); plus the known stems the message used. Words never
+        seen count for the out-of-scope intent."""
         mass = np.zeros(len(self._ids))
         loglik = np.zeros(len(self._ids))
         total = unknown = 0.0
-        known = 0
+        stems: set[str] = set()
         for word in dict.fromkeys(query.split()):
             s, sure = self._resolve(word)
             if s is None:
@@ -230,12 +233,13 @@ class Matcher:
                 unknown += self._unknown_idf
                 continue
             total += self._idf[s]
-            rows, weights = self._postings[s]
-            mass[rows] += weights * sure
-            known += 1
-            rows, logs = self._bayes.get(s, (None, None))
-            if rows is not None:
-                loglik[rows] += logs
+            owners, weights = self._postings[s]
+            mass[owners] += weights * sure
+            counted = self._bayes.get(s)
+            if counted is not None and s not in stems:
+                loglik[counted[0]] += counted[1]
+            stems.add(s)
+        known = len(stems)
         if self._oos_row is not None:
             mass[self._oos_row] += self.config.unknown_to_oos * unknown
         share = np.minimum(1.0, mass / total) if total > 0 else mass
@@ -244,7 +248,7 @@ class Matcher:
             ll = loglik[self._answerable] + known * self._bayes_base[self._answerable]
             p = np.exp(ll - ll.max())
             vote[self._answerable] = p / p.sum()
-        return share, mass, vote
+        return share, mass, vote, stems
 
     def similarity(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Per intent: the best token_sort_ratio of the message to any of its examples,
@@ -268,7 +272,7 @@ class Matcher:
         if not query or not self._ids:
             return []
         a = self.config.fuzzy_weight
-        share, mass, vote = self.evidence(query)
+        share, mass, vote, stems = self.evidence(query)
         rows = None
         if len(self._ids) > self.config.shortlist:
             # Large knowledge bases: fuzzy-score only the intents whose words the message
@@ -277,13 +281,22 @@ class Matcher:
             if self._oos_row is not None and self._oos_row not in rows:
                 rows = np.append(rows, self._oos_row)
         fuzzy = self.similarity(self.fuzzy_form(normalised_text), rows)
+        exact = fuzzy >= self.config.exact
+        if np.count_nonzero(exact) > 1:
+            # Several intents tie once stop-words are gone ("who are you" / "who should i
+            # tell" are both "who"): the whole wording decides which example it really is.
+            q = self._sorted_full(normalised_text)
+            for r in np.flatnonzero(exact):
+                hit = process.extractOne(q, self._full_by_row[r], scorer=fuzz.ratio)
+                fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
+            exact = fuzzy >= self.config.exact
         base = a * fuzzy + (1 - a) * share
         oos = self._oos_row
         if oos is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.
             base[oos] *= 1.0 - self.config.oos_discount
         if self._requires:
-            present = {self._resolve(w)[0] or stem(w) for w in query.split()}
+            present = stems | {stem(w) for w in query.split()}
             for r, needed in self._requires.items():
                 if not present & needed:
                     base[r] *= 1.0 - self.config.requires_penalty
@@ -294,15 +307,6 @@ class Matcher:
             combined = np.minimum(combined, np.nextafter(base[oos], 0.0))
             combined[oos] = base[oos]
         # A message (almost) identical to an example belongs to that example's intent.
-        exact = fuzzy >= self.config.exact
-        if np.count_nonzero(exact) > 1:
-            # Several intents tie once stop-words are gone ("who are you" / "who should i
-            # tell" are both "who"): the whole wording decides which example it really is.
-            q = self._sorted_full(normalised_text)
-            for r in np.flatnonzero(exact):
-                hit = process.extractOne(q, self._full_by_row[r], scorer=fuzz.ratio)
-                fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
-            exact = fuzzy >= self.config.exact
         combined[exact] = np.maximum(combined[exact], fuzzy[exact])
         k = min(self.config.top_k, len(combined))
         top = np.argpartition(-combined, k - 1)[:k]

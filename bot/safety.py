@@ -10,7 +10,7 @@ any class that fires is answered, and the most serious one (lowest priority) win
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -19,10 +19,6 @@ from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
 
 PHRASE_CUTOFF = 88.0
-# A built-in concept for `topic_first`: the raw message ends with a question (normalised text
-# has no punctuation left to tell).
-ASKED = "asked"
-BUILT_IN_CONCEPTS = frozenset({ASKED})
 TYPO_CUTOFF = 82.0  # how close a misspelt word must be to a concept word to be read as it
 _GAP = r"(?: \S+){0,3}"
 
@@ -106,13 +102,11 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
-    def holds(self, combo: Iterable[str], text: str, given: frozenset[str] = frozenset()) -> bool:
-        """Every concept named is in the text ("!name": is not), typos read as concept words.
-        `given` adds facts about the raw message (see ASKED)."""
-        corrected = self.correct(text)
-        return _satisfied(
-            tuple(combo), lambda name: name in given or self.has_concept(name, corrected)
-        )
+    def holds_any(self, combos: Iterable[tuple[str, ...]], text: str) -> bool:
+        """Whether any combination holds: every concept named is in the text ("!name": is
+        not), typos read as concept words. One concept pass for all of them."""
+        present = self.concepts_in(self.correct(text))
+        return any(need <= present and not (avoid & present) for need, avoid in map(_split, combos))
 
     def concepts_in(self, text: str) -> frozenset[str]:
         """Every concept the (typo-corrected) text contains."""
@@ -150,10 +144,6 @@ class Triager:
     def triage(self, text: str) -> SafetyHit | None:
         """The most serious class the text triggers (classes are tried in priority order)."""
         return next(self._iter_hits(text), None)
-
-
-def _satisfied(combo: tuple[str, ...], present: Callable[[str], bool]) -> bool:
-    return all(not present(name[1:]) if name[0] == "!" else present(name) for name in combo)
 
 
 def _split(combo: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:

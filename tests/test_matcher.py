@@ -114,12 +114,17 @@ def test_questions_that_are_all_stop_words_are_told_apart(
     assert top(engine, text) == intent
 
 
-def test_bayes_vote_is_a_distribution_over_topics_only(engine: Engine) -> None:
+def test_bayes_vote_is_a_distribution_over_topic_and_conversation_intents(engine: Engine) -> None:
     m = engine.matcher
-    _, _, vote = m.evidence(m.content_words("what is sextortion"))
+    _, _, vote, stems = m.evidence(m.content_words("what is sextortion"))
+    assert stems
     assert vote.sum() == pytest.approx(1.0)
-    oos = [i for i, iid in enumerate(m._ids) if iid == "out_of_scope"]
-    assert vote[oos].sum() == 0.0
+    kinds = {iid: engine.kb.intents[iid].kind.value for iid in m._ids}
+    assert all(
+        v == 0.0
+        for iid, v in zip(m._ids, vote, strict=True)
+        if kinds[iid] in ("out_of_scope", "safety")
+    )
     assert m._ids[int(vote.argmax())] == "coercion_and_blackmail"
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import chat
+from bot import evaluate
+from bot.engine import Engine
+from bot.models import Safety
+from tests.conftest import EVAL, chat
 
 
 def ids(body: dict) -> list[str]:
@@ -88,12 +91,14 @@ def test_question_that_reads_as_a_disclosure_answers_the_topic_urgently(
     assert ids(parent)[:2] == ["nspcc_helpline", "ceop"]
 
 
-def test_a_story_that_ends_by_asking_gets_the_topic_still_urgent(client: TestClient) -> None:
+def test_a_story_that_ends_with_a_question_gets_the_topic_still_urgent(
+    client: TestClient,
+) -> None:
     story = "My 14 year old has new trainers and money from an older lad with a car."
     asked = chat(client, f"{story} Is this what people mean by exploitation?", audience="parent")
     assert asked["intent"] == "child_sexual_exploitation" and asked["safety"] == "urgent"
     assert ids(asked)[:2] == ["nspcc_helpline", "ceop"]
-    told = chat(client, f"{story} Is this what people mean by exploitation", audience="parent")
+    told = chat(client, f"{story} He is making her do things with his friends.", audience="parent")
     assert told["intent"] == "disclosure" and told["safety"] == "urgent"
 
 
@@ -172,3 +177,42 @@ def test_every_class_a_message_triggers_is_listed_most_serious_first(engine) -> 
     hits = engine.triager.hits(text)
     assert [h.intent for h in hits][:2] == ["self_harm", "disclosure"]
     assert engine.triager.triage(text) == hits[0]
+
+
+HARMLESS_CONTEXT = (
+    " with my dog",
+    " this is my story",
+    " near the bins",
+    " with a razor",
+    " for my english essay",
+    " in my grooming routine",
+    "?",
+)
+
+
+def test_harmless_context_never_cancels_a_crisis(engine: Engine) -> None:
+    # Exceptions written for false alarms (pets, fiction, shaving, bins...) must never switch
+    # off a real crisis that happens to share a word with them.
+    cases = [
+        c.text
+        for name in ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
+        for c in evaluate.read_cases(EVAL / name)
+        if c.expected[0] in evaluate.CRISIS
+    ]
+    lost = [
+        text + extra
+        for text in cases
+        for extra in HARMLESS_CONTEXT
+        if engine.respond(text + extra).safety is Safety.NONE
+    ]
+    # "thinking of ending things with my dog" reads as ending a relationship; known.
+    assert len(lost) <= 1, lost
+
+
+def test_disclosure_examples_keep_the_disclosure_answer(engine: Engine) -> None:
+    # topic_first is for questions; a disclosure, even with a "?", keeps its own answer.
+    for text in engine.kb.intents["disclosure"].examples:
+        for extra in ("", "?"):
+            reply = engine.respond(text + extra)
+            assert reply.safety is not Safety.NONE, text
+            assert engine.kb.intents[reply.intent].kind.value == "safety", (text, reply.intent)
