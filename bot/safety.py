@@ -29,6 +29,7 @@ class SafetyHit:
     safety: Safety
     priority: int
     reason: str  # "pattern", "phrase", "combo" or "example": for evaluation only
+    concepts: frozenset[str] | None = None  # the message's concepts, if triage looked them up
 
 
 def compile_concept(phrases: Iterable[str]) -> re.Pattern[str]:
@@ -102,10 +103,17 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
-    def holds_any(self, combos: Iterable[tuple[str, ...]], text: str) -> bool:
+    def holds_any(
+        self,
+        combos: Iterable[tuple[str, ...]],
+        text: str,
+        present: frozenset[str] | None = None,
+    ) -> bool:
         """Whether any combination holds: every concept named is in the text ("!name": is
-        not), typos read as concept words. One concept pass for all of them."""
-        present = self.concepts_in(self.correct(text))
+        not), typos read as concept words. One concept pass for all of them (none when the
+        caller already has the message's concepts)."""
+        if present is None:
+            present = self.concepts_in(self.correct(text))
         return any(need <= present and not (avoid & present) for need, avoid in map(_split, combos))
 
     def concepts_in(self, text: str) -> frozenset[str]:
@@ -135,7 +143,7 @@ class Triager:
             level = rule.safety
             if any(p.search(text) for p in rule.emergency_patterns):
                 level = Safety.EMERGENCY
-            yield SafetyHit(intent.id, level, rule.priority, reason)
+            yield SafetyHit(intent.id, level, rule.priority, reason, present)
 
     def hits(self, text: str) -> list[SafetyHit]:
         """Every safety class the normalised text triggers, most serious first."""
