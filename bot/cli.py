@@ -118,20 +118,10 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-# The repo's matching splits, reported by `signpost eval` with no files (run from the repo).
-EVAL_SPLITS = (
-    "tune.jsonl",
-    "tune_2.jsonl",
-    "tune_3.jsonl",
-    "tune_4.jsonl",
-    "test.jsonl",
-    "test_2.jsonl",
-    "test_5.jsonl",
-)
-
-
 def _default_eval_files() -> list[Path]:
-    return [p for p in (Path("eval") / name for name in EVAL_SPLITS) if p.is_file()]
+    """The repo's matching splits, tuning then held out (run from the repo)."""
+    here = Path("eval")
+    return [*sorted(here.glob("tune*.jsonl")), *sorted(here.glob("test*.jsonl"))]
 
 
 def build_parser() -> argparse.ArgumentParser:

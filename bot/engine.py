@@ -121,7 +121,7 @@ class Engine:
             and hit.reason != "example"
             and topic is not None
             and topic.kind is IntentKind.TOPIC
-            and self.triager.holds_any(rule.topic_first, text, hit.concepts)
+            and self.triager.topic_first(hit.intent, text, hit.concepts)
         )
 
     def _top_topic(self, match: Match) -> str | None:

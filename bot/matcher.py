@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,18 +190,20 @@ class Matcher:
         config says so (short questions like "who are you" are mostly stop-words)."""
         if not self.config.fuzzy_keeps_stopwords:
             return self.content_words(text)
-        syn = self._synonyms
-        return " ".join(syn.get(w) or syn.get(stem(w)) or w for w in text.split())
+        return " ".join(self._unify(text.split()))
 
     def _sorted_full(self, text: str) -> str:
-        syn = self._synonyms
-        return " ".join(sorted(syn.get(w) or syn.get(stem(w)) or w for w in text.split()))
+        return " ".join(sorted(self._unify(text.split())))
 
     def content_words(self, text: str) -> str:
         """Stop-words out, synonyms to one word: what both matching passes compare."""
         words = [w for w in text.split() if w not in self._stop] or text.split()
+        return " ".join(self._unify(words))
+
+    def _unify(self, words: Iterable[str]) -> list[str]:
+        """Each word as its synonym group's word, when it has one."""
         syn = self._synonyms
-        return " ".join(syn.get(w) or syn.get(stem(w)) or w for w in words)
+        return [syn.get(w) or syn.get(stem(w)) or w for w in words]
 
     def _resolve(self, word: str) -> tuple[str | None, float]:
         """The known stem a message word stands for, and how sure (1.0 = exact)."""

@@ -77,6 +77,10 @@ class Triager:
         self._combos = {
             intent.id: tuple(_split(combo) for combo in rule.combos) for intent, rule, _ in rules
         }
+        self._topic_first = {
+            intent.id: tuple(_split(combo) for combo in rule.topic_first)
+            for intent, rule, _ in rules
+        }
         self._concept_vocab = sorted(concept_words(kb.concepts))
         # Words we know as words: never "corrected" into a concept word.
         known = set(self._concept_vocab) | set(kb.stopwords) | set(kb.replacements.values())
@@ -103,18 +107,13 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
-    def holds_any(
-        self,
-        combos: Iterable[tuple[str, ...]],
-        text: str,
-        present: frozenset[str] | None = None,
-    ) -> bool:
-        """Whether any combination holds: every concept named is in the text ("!name": is
-        not), typos read as concept words. One concept pass for all of them (none when the
-        caller already has the message's concepts)."""
-        if present is None:
+    def topic_first(self, intent_id: str, text: str, present: frozenset[str] | None) -> bool:
+        """Whether one of the class's `topic_first` combinations holds (typos read as concept
+        words); `present` is the message's concepts when triage already looked them up."""
+        combos = self._topic_first.get(intent_id, ())
+        if combos and present is None:
             present = self.concepts_in(self.correct(text))
-        return any(need <= present and not (avoid & present) for need, avoid in map(_split, combos))
+        return present is not None and _holds(combos, present)
 
     def concepts_in(self, text: str) -> frozenset[str]:
         """Every concept the (typo-corrected) text contains."""
@@ -134,9 +133,7 @@ class Triager:
                 combos = self._combos[intent.id]
                 if combos and present is None:
                     present = self.concepts_in(corrected)
-                if present is not None and any(
-                    need <= present and not (avoid & present) for need, avoid in combos
-                ):
+                if present is not None and _holds(combos, present):
                     reason = "combo"
             if reason is None or any(u.search(text) for u in rule.unless):
                 continue
@@ -152,6 +149,12 @@ class Triager:
     def triage(self, text: str) -> SafetyHit | None:
         """The most serious class the text triggers (classes are tried in priority order)."""
         return next(self._iter_hits(text), None)
+
+
+def _holds(
+    combos: Iterable[tuple[frozenset[str], frozenset[str]]], present: frozenset[str]
+) -> bool:
+    return any(need <= present and not (avoid & present) for need, avoid in combos)
 
 
 def _split(combo: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:

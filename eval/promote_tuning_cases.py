@@ -27,19 +27,15 @@ from bot.normalise import normalise
 from bot.validate import NEAR_DUPLICATE
 
 ROOT = Path(__file__).resolve().parent.parent
+# The file names are the contract: tune*/train* are learned from, test* are held out.
 SOURCES = (
-    "tune.jsonl",
-    "tune_2.jsonl",
-    "tune_3.jsonl",
-    "tune_4.jsonl",
-    "train_3.jsonl",
-    "train_4.jsonl",
-    "train_5.jsonl",
+    *sorted(p.name for p in (ROOT / "eval").glob("tune*.jsonl")),
+    *sorted(p.name for p in (ROOT / "eval").glob("train*.jsonl")),
     "near_miss.jsonl",
     "near_miss_holdout.jsonl",
     "near_miss_final.jsonl",
 )
-HELD_OUT = ("test.jsonl", "test_2.jsonl", "test_5.jsonl")
+HELD_OUT = tuple(sorted(p.name for p in (ROOT / "eval").glob("test*.jsonl")))
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 
