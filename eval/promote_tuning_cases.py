@@ -9,6 +9,8 @@ wording. Only eval/test.jsonl and eval/test_2.jsonl measure matching. Skipped: c
 expected list has more than one intent (ambiguous), cases that would nearly repeat an
 example of another intent (the validator would reject them), and any case that nearly
 repeats a held-out test case (token_sort_ratio >= 92), so the test splits stay unseen.
+Promoted examples that nearly repeat a held-out case (a split filed after they were
+promoted) are taken out first.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import argparse
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from rapidfuzz import fuzz, process
 
 from bot.loader import load
@@ -57,6 +61,19 @@ def main() -> None:
         for x in (ROOT / "eval" / name).read_text().splitlines()
         if x.strip()
     ]
+    for path in sorted((ROOT / "intents").glob("*.yaml")):
+        pruned = prune(path, held_out, lambda t: normalise(t, kb.replacements).text)
+        if pruned:
+            print(f"{path.stem:28s} -{len(pruned)} (nearly repeat a held-out case)")
+            if not args.dry_run:
+                path.write_text(pruned_text(path, pruned))
+    if not args.dry_run:
+        kb = load()
+        norm = {
+            iid: {normalise(e, kb.replacements).text for e in i.examples}
+            for iid, i in kb.intents.items()
+        }
+        all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
     add: dict[str, list[str]] = defaultdict(list)
     for name in SOURCES:
         for line in (ROOT / "eval" / name).read_text().splitlines():
@@ -112,6 +129,41 @@ def main() -> None:
             end -= 1
         block = [MARK] + [f"  - {json.dumps(t, ensure_ascii=False)}" for t in texts]
         path.write_text("\n".join(lines[:end] + block + lines[end:]) + "\n")
+
+
+def promoted_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of each example added by this script (below a MARK line)."""
+    out: list[tuple[int, str]] = []
+    inside = False
+    for n, line in enumerate(path.read_text().splitlines()):
+        if line == MARK:
+            inside = True
+        elif inside and line.startswith("  - "):
+            out.append((n, str(yaml.safe_load(line[4:]))))
+        else:
+            inside = False
+    return out
+
+
+def prune(path: Path, held_out: list[str], norm: Callable[[str], str]) -> set[int]:
+    """Line numbers of promoted examples that nearly repeat a held-out case."""
+    return {
+        n
+        for n, text in promoted_lines(path)
+        if process.extractOne(
+            norm(text), held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE
+        )
+    }
+
+
+def pruned_text(path: Path, drop: set[int]) -> str:
+    lines = [ln for n, ln in enumerate(path.read_text().splitlines()) if n not in drop]
+    return "\n".join(ln for i, ln in enumerate(lines) if not _empty_mark(lines, i)) + "\n"
+
+
+def _empty_mark(lines: list[str], i: int) -> bool:
+    nxt = lines[i + 1] if i + 1 < len(lines) else ""
+    return lines[i] == MARK and not nxt.startswith("  - ")
 
 
 if __name__ == "__main__":
