@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 
 from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
+from .prefilter import Screen, Screened
 
 PHRASE_CUTOFF = 88.0
 TYPO_CUTOFF = 82.0  # how close a misspelt word must be to a concept word to be read as it
@@ -64,15 +65,23 @@ def concept_words(concepts: Mapping[str, Iterable[str]]) -> set[str]:
 
 class Triager:
     def __init__(self, kb: KnowledgeBase) -> None:
+        # Every regex goes through one screen: a message is scanned once for all their
+        # required literals, and most regexes are then skipped without running.
+        self._screen = screen = Screen()
         rules: list[tuple[Intent, Triage, tuple[str, ...]]] = []
+        self._regexes: dict[str, tuple[tuple[Screened, ...], ...]] = {}
         for intent in kb.safety_intents():
-            assert intent.triage is not None
-            phrases = tuple(
-                p for p in (normalise(x, kb.replacements).text for x in intent.triage.phrases) if p
+            t = intent.triage
+            assert t is not None
+            phrases = tuple(p for p in (normalise(x, kb.replacements).text for x in t.phrases) if p)
+            rules.append((intent, t, phrases))
+            self._regexes[intent.id] = (
+                screen.add_all(t.patterns),
+                screen.add_all(t.unless),
+                screen.add_all(t.emergency_patterns),
             )
-            rules.append((intent, intent.triage, phrases))
         self._rules = sorted(rules, key=lambda r: r[1].priority)
-        self._concepts = {name: compile_concept(ph) for name, ph in kb.concepts.items()}
+        self._concepts = {name: screen.add(compile_concept(ph)) for name, ph in kb.concepts.items()}
         # Combos as (must have, must not have) sets: checked with two set operations.
         self._combos = {
             intent.id: tuple(_split(combo) for combo in rule.combos) for intent, rule, _ in rules
@@ -115,30 +124,36 @@ class Triager:
             present = self.concepts_in(self.correct(text))
         return present is not None and _holds(combos, present)
 
-    def concepts_in(self, text: str) -> frozenset[str]:
+    def concepts_in(self, text: str, seen: frozenset[int] | None = None) -> frozenset[str]:
         """Every concept the (typo-corrected) text contains."""
-        return frozenset(name for name, rx in self._concepts.items() if rx.search(text))
+        if seen is None:
+            seen = self._screen.scan(text)
+        return frozenset(name for name, rx in self._concepts.items() if rx.search(text, seen))
 
     def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
         present: frozenset[str] | None = None  # looked up once, when a combination needs it
-        variants = (text,) if corrected == text else (text, corrected)
+        seen = self._screen.scan(text)
+        variants = [(text, seen)]
+        if corrected != text:
+            variants.append((corrected, self._screen.scan(corrected)))
         for intent, rule, phrases in self._rules:
+            patterns, unless, emergency = self._regexes[intent.id]
             reason = None
-            if any(p.search(v) for p in rule.patterns for v in variants):
+            if any(p.search(v, s) for p in patterns for v, s in variants):
                 reason = "pattern"
             elif _any_phrase_in(phrases, text):
                 reason = "phrase"
             else:
                 combos = self._combos[intent.id]
                 if combos and present is None:
-                    present = self.concepts_in(corrected)
+                    present = self.concepts_in(*variants[-1])
                 if present is not None and _holds(combos, present):
                     reason = "combo"
-            if reason is None or any(u.search(text) for u in rule.unless):
+            if reason is None or any(u.search(text, seen) for u in unless):
                 continue
             level = rule.safety
-            if any(p.search(text) for p in rule.emergency_patterns):
+            if any(p.search(text, seen) for p in emergency):
                 level = Safety.EMERGENCY
             yield SafetyHit(intent.id, level, rule.priority, reason, present)
 
