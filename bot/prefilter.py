@@ -11,7 +11,7 @@ way of matching goes through it, and anything unclear means "no filter".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from re import _constants as C  # type: ignore[attr-defined]  # the stdlib's own parser
 from re import _parser as P  # type: ignore[attr-defined]
@@ -25,54 +25,83 @@ _REPEATS = {C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT}
 
 
 class Screened:
-    """A pattern of a `Screen`: `search` runs the regex only if a required literal was seen."""
+    """One pattern of a `Screen`."""
 
-    __slots__ = ("needs", "pattern", "regex")
+    __slots__ = ("index", "needs", "pattern", "regex")
 
-    def __init__(self, regex: re.Pattern[str], needs: frozenset[int] | None) -> None:
+    def __init__(self, regex: re.Pattern[str], needs: Needs, index: int) -> None:
         self.regex = regex
         self.pattern = regex.pattern
-        self.needs = needs
+        self.needs = needs  # the literals one of which a match contains; None: always run
+        self.index = index
 
-    def search(self, text: str, seen: AbstractSet[int] | None = None) -> re.Match[str] | None:
-        """`seen` is `Screen.scan(text)`; without it the regex simply runs."""
-        if seen is not None and self.needs is not None and self.needs.isdisjoint(seen):
+    def search(self, text: str, candidates: AbstractSet[int] | None = None) -> re.Match[str] | None:
+        """`candidates` is `Screen.scan(text)`; without it the regex simply runs."""
+        if candidates is not None and self.index not in candidates:
             return None
         return self.regex.search(text)
 
 
+class Group:
+    """Patterns asked together ("does any of them match?")."""
+
+    __slots__ = ("ids", "members")
+
+    def __init__(self, members: Iterable[Screened]) -> None:
+        self.members = {m.index: m for m in members}
+        self.ids = frozenset(self.members)
+
+    def __iter__(self) -> Iterator[Screened]:
+        return iter(self.members.values())
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def any(self, text: str, candidates: AbstractSet[int] | None = None) -> bool:
+        ids = self.ids if candidates is None else self.ids & candidates
+        return any(self.members[i].regex.search(text) for i in ids)
+
+
 class Screen:
     """Many patterns, one pass: an Aho-Corasick automaton finds every required literal in
-    the text at once, then each pattern is a set intersection away from being skipped."""
+    the text at once, which names the few patterns that can match; the rest never run."""
 
     def __init__(self) -> None:
-        self._automaton = ahocorasick.Automaton()
-        self._ids: dict[str, int] = {}
-        self._ready = False
+        self._literals: dict[str, int] = {}
+        self._users: list[set[int]] = []  # per literal: the patterns that need it
+        self._always: set[int] = set()  # patterns with no required literal
+        self._count = 0
+        self._automaton: ahocorasick.Automaton | None = None
 
     def add(self, regex: re.Pattern[str]) -> Screened:
+        index, self._count = self._count, self._count + 1
         needs = required_literals(regex)
-        ids = None if needs is None else frozenset(self._id(s) for s in needs)
-        return Screened(regex, ids)
+        if needs is None:
+            self._always.add(index)
+        for literal in needs or ():
+            if literal not in self._literals:
+                self._literals[literal] = len(self._users)
+                self._users.append(set())
+            self._users[self._literals[literal]].add(index)
+        self._automaton = None  # rebuilt on the next scan
+        return Screened(regex, needs, index)
 
-    def add_all(self, regexes: Iterable[re.Pattern[str]]) -> tuple[Screened, ...]:
-        return tuple(self.add(r) for r in regexes)
-
-    def _id(self, literal: str) -> int:
-        if literal not in self._ids:
-            self._ids[literal] = len(self._ids)
-            self._automaton.add_word(literal, self._ids[literal])
-            self._ready = False
-        return self._ids[literal]
+    def group(self, regexes: Iterable[re.Pattern[str]]) -> Group:
+        return Group(self.add(r) for r in regexes)
 
     def scan(self, text: str) -> frozenset[int]:
-        """The ids of every required literal that occurs in `text`."""
-        if not self._ids:
-            return frozenset()
-        if not self._ready:
-            self._automaton.make_automaton()
-            self._ready = True
-        return frozenset(i for _, i in self._automaton.iter(text))
+        """The patterns that may match `text` (a literal they need occurs in it)."""
+        if self._automaton is None:
+            self._automaton = ahocorasick.Automaton()
+            for literal, lid in self._literals.items():
+                self._automaton.add_word(literal, lid)
+            if self._literals:
+                self._automaton.make_automaton()
+        out = set(self._always)
+        if self._literals:
+            for lid in {lid for _, lid in self._automaton.iter(text)}:
+                out |= self._users[lid]
+        return frozenset(out)
 
 
 def required_literals(regex: re.Pattern[str]) -> Needs:

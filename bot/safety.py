@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 from .models import Intent, KnowledgeBase, Safety, Triage
 from .normalise import normalise
-from .prefilter import Screen, Screened
+from .prefilter import Group, Screen
 
 PHRASE_CUTOFF = 88.0
 TYPO_CUTOFF = 82.0  # how close a misspelt word must be to a concept word to be read as it
@@ -69,19 +69,21 @@ class Triager:
         # required literals, and most regexes are then skipped without running.
         self._screen = screen = Screen()
         rules: list[tuple[Intent, Triage, tuple[str, ...]]] = []
-        self._regexes: dict[str, tuple[tuple[Screened, ...], ...]] = {}
+        self._regexes: dict[str, tuple[Group, Group, Group]] = {}
         for intent in kb.safety_intents():
             t = intent.triage
             assert t is not None
             phrases = tuple(p for p in (normalise(x, kb.replacements).text for x in t.phrases) if p)
             rules.append((intent, t, phrases))
             self._regexes[intent.id] = (
-                screen.add_all(t.patterns),
-                screen.add_all(t.unless),
-                screen.add_all(t.emergency_patterns),
+                screen.group(t.patterns),
+                screen.group(t.unless),
+                screen.group(t.emergency_patterns),
             )
         self._rules = sorted(rules, key=lambda r: r[1].priority)
         self._concepts = {name: screen.add(compile_concept(ph)) for name, ph in kb.concepts.items()}
+        self._concept_at = {c.index: name for name, c in self._concepts.items()}
+        self._concept_ids = frozenset(self._concept_at)
         # Combos as (must have, must not have) sets: checked with two set operations.
         self._combos = {
             intent.id: tuple(_split(combo) for combo in rule.combos) for intent, rule, _ in rules
@@ -128,7 +130,11 @@ class Triager:
         """Every concept the (typo-corrected) text contains."""
         if seen is None:
             seen = self._screen.scan(text)
-        return frozenset(name for name, rx in self._concepts.items() if rx.search(text, seen))
+        return frozenset(
+            self._concept_at[i]
+            for i in self._concept_ids & seen
+            if self._concepts[self._concept_at[i]].regex.search(text)
+        )
 
     def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
@@ -140,7 +146,7 @@ class Triager:
         for intent, rule, phrases in self._rules:
             patterns, unless, emergency = self._regexes[intent.id]
             reason = None
-            if any(p.search(v, s) for p in patterns for v, s in variants):
+            if any(patterns.any(v, s) for v, s in variants):
                 reason = "pattern"
             elif _any_phrase_in(phrases, text):
                 reason = "phrase"
@@ -150,10 +156,10 @@ class Triager:
                     present = self.concepts_in(*variants[-1])
                 if present is not None and _holds(combos, present):
                     reason = "combo"
-            if reason is None or any(u.search(text, seen) for u in unless):
+            if reason is None or unless.any(text, seen):
                 continue
             level = rule.safety
-            if any(p.search(text, seen) for p in emergency):
+            if emergency.any(text, seen):
                 level = Safety.EMERGENCY
             yield SafetyHit(intent.id, level, rule.priority, reason, present)
 
@@ -178,18 +184,17 @@ def _split(combo: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _any_phrase_in(phrases: tuple[str, ...], text: str) -> bool:
-    """One native rapidfuzz call for the phrases that fit inside the message."""
-    shorter = [p for p in phrases if len(p) <= len(text)]
+    """Two native rapidfuzz calls: phrases that fit inside the message are looked for in it
+    (partial_ratio scores 100 when the shorter string sits inside the longer one); a message
+    shorter than a phrase is compared with it whole, never as a fragment, a little stricter."""
+    n = len(text)
+    shorter = [p for p in phrases if len(p) <= n]
+    longer = [p for p in phrases if len(p) > n]
     if shorter and process.extractOne(
         text, shorter, scorer=fuzz.partial_ratio, score_cutoff=PHRASE_CUTOFF
     ):
         return True
-    return any(_phrase_in(p, text) for p in phrases if len(p) > len(text))
-
-
-def _phrase_in(phrase: str, text: str) -> bool:
-    # partial_ratio scores 100 when the shorter string sits inside the longer one, so a
-    # message shorter than the phrase is compared whole, never as a fragment.
-    if len(text) >= len(phrase):
-        return fuzz.partial_ratio(phrase, text, score_cutoff=PHRASE_CUTOFF) > 0
-    return fuzz.ratio(phrase, text, score_cutoff=PHRASE_CUTOFF + 4) > 0
+    return bool(longer) and (
+        process.extractOne(text, longer, scorer=fuzz.ratio, score_cutoff=PHRASE_CUTOFF + 4)
+        is not None
+    )
