@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from .classifier import train
 from .models import Candidate, IntentKind, KnowledgeBase
 from .normalise import normalise
 
@@ -56,6 +57,11 @@ class MatcherConfig:
     bayes_alpha: float = 0.5  # additive smoothing of the word counts
     oos_discount: float = 0.06  # the out-of-scope intent's score is scaled by (1 - this)
     requires_penalty: float = 0.15  # score cut when none of an intent's `requires` words is used
+    classifier_weight: float = 0.2  # share of the linear model (classifier.py) in the score
+    classifier_c: float = 0.5  # its regularisation (LinearSVC's C)
+    classifier_temperature: float = 5.0  # softmax sharpness over its decision values
+    # Above this many examples the model is not trained (start-up time); matching works without.
+    classifier_max_examples: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,7 @@ class Matcher:
         counts: dict[str, dict[int, int]] = defaultdict(dict)  # examples using it (Bayes)
         totals: list[int] = []
         full_forms: list[list[str]] = []  # per intent: examples with stop-words kept
+        learn: tuple[list[str], list[int]] = ([], [])  # the classifier's examples and rows
         for intent in kb.intents.values():
             normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
             texts = [t for t in (self.content_words(n) for n in normalised) if t]
@@ -129,7 +136,15 @@ class Matcher:
                 counts[s][row] = count
             for w in keywords:
                 owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
+            if intent.kind is not IntentKind.SAFETY:  # safety has triage and its own threshold
+                learn[0].extend(n for n in normalised if n)
+                learn[1].extend(row for n in normalised if n)
         self._ids = ids
+        self._classifier = (
+            train(*learn, len(ids), cfg.classifier_c, cfg.classifier_temperature)
+            if cfg.classifier_weight > 0 and len(learn[0]) <= cfg.classifier_max_examples
+            else None
+        )
         self._choices = choices
         self._owners = owners
         self._starts = np.array(starts, dtype=np.intp)
@@ -293,6 +308,13 @@ class Matcher:
                 fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
             exact = fuzzy >= self.config.exact
         base = a * fuzzy + (1 - a) * share
+        if self._classifier is not None:
+            # The linear model's view, blended in for the intents it knows.
+            h = self.config.classifier_weight
+            learned = self._classifier.classes
+            base[learned] = (1 - h) * base[learned] + h * self._classifier.scores(normalised_text)[
+                learned
+            ]
         oos = self._oos_row
         if oos is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.

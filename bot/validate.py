@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from .engine import Engine
@@ -102,22 +103,22 @@ def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
             # Whole normalised text: stop-word-free forms of short questions collide
             # ("who are you" / "who should i tell" are both "who").
             texts.append(normalise(ex, kb.replacements).text)
-    seen: set[tuple[int, int]] = set()
-    for i, t in enumerate(texts):
-        for _, score, j in process.extract(
-            t, texts, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE, limit=None
-        ):
-            if owners[i] == owners[j] or (j, i) in seen:
-                continue
-            seen.add((i, j))
-            out.errors.append(
-                Problem(
-                    f"intents/{owners[i]}.yaml",
-                    "examples",
-                    f"{texts[i]!r} nearly repeats {texts[j]!r} in intents/{owners[j]}.yaml"
-                    f" ({score:.0f}%)",
-                )
+    # token_sort_ratio is ratio() on sorted words: one native all-pairs call does them all.
+    words = [" ".join(sorted(t.split())) for t in texts]
+    scores = process.cdist(
+        words, words, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE, dtype=np.uint8, workers=-1
+    )
+    for i, j in zip(*np.nonzero(np.triu(scores, k=1)), strict=True):
+        if owners[i] == owners[j]:
+            continue
+        out.errors.append(
+            Problem(
+                f"intents/{owners[i]}.yaml",
+                "examples",
+                f"{texts[i]!r} nearly repeats {texts[j]!r} in intents/{owners[j]}.yaml"
+                f" ({scores[i, j]:.0f}%)",
             )
+        )
     engine = Engine(kb)
     for intent in kb.intents.values():
         if intent.kind is IntentKind.OUT_OF_SCOPE or intent.id == "what_to_do":

@@ -81,3 +81,18 @@ def test_validate_rejects_a_number_typed_by_hand(kb_copy: Path) -> None:
         "content/young_person/greeting.md: number: '0800 1112' is not in the registry" in r.stdout
     )
     assert "only https: and tel: links" in r.stdout or "is not in the registry" in r.stdout
+
+
+def test_validate_names_an_example_that_repeats_another_intents(kb_copy: Path) -> None:
+    from bot.loader import load
+    from bot.validate import validate
+
+    copied = load(kb_copy).intents["online_grooming"].examples[0]
+    p = kb_copy / "intents" / "greeting.yaml"
+    p.write_text(p.read_text().replace("examples:\n", f"examples:\n  - {copied!r}\n", 1))
+    res = validate(kb_copy)
+    assert not res.ok
+    # Under whichever file comes first, with the other in the message.
+    found = [str(e) for e in res.errors if "nearly repeats" in e.message]
+    assert found, res.errors
+    assert all("intents/greeting.yaml" in f and "online_grooming.yaml" in f for f in found)

@@ -1,0 +1,130 @@
+"""A linear model over the examples' character n-grams and words.
+
+Fuzzy matching rewards wording close to one example; word evidence rewards an intent's
+typical words. A linear model (scikit-learn's LinearSVC on TF-IDF of character n-grams and
+word pairs) learns from all of an intent's examples at once which pieces of wording tell it
+apart, so it generalises to phrasings no single example has ("what happens to him if he
+keeps the photo"). Cross-validation chose it (eval/README.md, round 6).
+
+Training runs once at start-up with scikit-learn. Scoring a message is done here in numpy,
+the same arithmetic as scikit-learn's transform + decision_function (tests check that), but
+without its per-call overhead, which costs more than the rest of the matcher.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+CHAR_NGRAMS = (2, 5)
+WORD_NGRAMS = (1, 2)
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
+
+
+def char_ngrams(text: str) -> list[str]:
+    """scikit-learn's `char_wb` analyzer: n-grams inside each space-padded word."""
+    lo, hi = CHAR_NGRAMS
+    out: list[str] = []
+    for w in text.split():
+        w = f" {w} "
+        size = len(w)
+        for n in range(lo, hi + 1):
+            offset = 0
+            out.append(w[offset : offset + n])
+            while offset + n < size:
+                offset += 1
+                out.append(w[offset : offset + n])
+            if offset == 0:  # the word is shorter than n: one n-gram was enough
+                break
+    return out
+
+
+def word_ngrams(text: str) -> list[str]:
+    """scikit-learn's `word` analyzer with its default token pattern."""
+    tokens = _WORD.findall(text)
+    lo, hi = WORD_NGRAMS
+    out = list(tokens) if lo == 1 else []
+    for n in range(max(2, lo), hi + 1):
+        out += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return out
+
+
+class _Block:
+    """One TF-IDF block: vocabulary, IDF weights and the model's weights for its columns."""
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.idf = idf
+        self.weights = np.ascontiguousarray(coef.T, dtype=np.float64)  # features x classes
+
+    def decision(self, grams: list[str], out: np.ndarray) -> None:
+        counts = Counter(g for g in grams if g in self.vocabulary)
+        if not counts:
+            return
+        cols = np.fromiter((self.vocabulary[g] for g in counts), dtype=np.intp, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64)
+        vals = tf * self.idf[cols]
+        vals /= np.sqrt(vals @ vals)
+        out += vals @ self.weights[cols]
+
+
+class Classifier:
+    """Per intent row, a score in 0..1 (a softmax over the model's decision values)."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        rows: Sequence[int],
+        n_rows: int,
+        c: float = 0.5,
+        temperature: float = 5.0,
+    ) -> None:
+        # Imported here: only start-up needs scikit-learn.
+        from scipy.sparse import hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
+        char = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=2
+        )
+        word = TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True)
+        xc = char.fit_transform(texts)
+        xw = word.fit_transform(texts)
+        model = LinearSVC(C=c, random_state=0).fit(hstack([xc, xw]).tocsr(), list(rows))
+        split = xc.shape[1]
+        self.classes = np.asarray(model.classes_, dtype=np.intp)
+        self.n_rows = n_rows
+        self.temperature = temperature
+        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self._char = _Block(dict(char.vocabulary_), char.idf_, model.coef_[:, :split])
+        self._word = _Block(dict(word.vocabulary_), word.idf_, model.coef_[:, split:])
+        # Kept for the tests that compare the arithmetic with scikit-learn's own.
+        self._sklearn = (char, word, model)
+
+    def decision(self, text: str) -> np.ndarray:
+        """The model's decision value per class (scikit-learn's decision_function)."""
+        out = self.intercept.copy()
+        self._char.decision(char_ngrams(text), out)
+        self._word.decision(word_ngrams(text), out)
+        return out
+
+    def scores(self, text: str) -> np.ndarray:
+        """Per intent row: the softmax of the decision values; rows it was not trained on 0."""
+        d = self.decision(text)
+        z = np.exp((d - d.max()) * self.temperature)
+        out = np.zeros(self.n_rows)
+        out[self.classes] = z / z.sum()
+        return out
+
+
+def train(
+    texts: Sequence[str], rows: Sequence[int], n_rows: int, c: float, temperature: float
+) -> Classifier | None:
+    """A classifier, or None when there is too little to learn from (under three intents)."""
+    if len(set(rows)) < 3 or len(texts) < 10:
+        return None
+    return Classifier(texts, rows, n_rows, c, temperature)
