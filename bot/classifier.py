@@ -6,17 +6,25 @@ word pairs) learns from all of an intent's examples at once which pieces of word
 apart, so it generalises to phrasings no single example has ("what happens to him if he
 keeps the photo"). Cross-validation chose it (eval/README.md, round 6).
 
-Training runs once at start-up with scikit-learn. Scoring a message is done here in numpy,
-the same arithmetic as scikit-learn's transform + decision_function (tests check that), but
-without its per-call overhead, which costs more than the rest of the matcher.
+Training runs once at start-up with scikit-learn, in a child process. Scoring a message is
+done here in numpy, the same arithmetic as scikit-learn's transform + decision_function
+(tests check that), but without its per-call overhead, which costs more than the rest of the
+matcher.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import pickle
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,38 +80,55 @@ class _Block:
         out += vals @ self.weights[cols]
 
 
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """What scoring needs from a trained model: plain dicts and arrays."""
+
+    classes: np.ndarray  # intent rows, in the order of the model's outputs
+    intercept: np.ndarray
+    char_vocabulary: dict[str, int]
+    char_idf: np.ndarray
+    char_coef: np.ndarray  # classes x features
+    word_vocabulary: dict[str, int]
+    word_idf: np.ndarray
+    word_coef: np.ndarray
+
+
+def fit(texts: Sequence[str], rows: Sequence[int], c: float) -> tuple[Fitted, Any]:
+    """Train with scikit-learn; returns the model's numbers and scikit-learn's own objects."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=2)
+    word = TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True)
+    xc = char.fit_transform(texts)
+    xw = word.fit_transform(texts)
+    model = LinearSVC(C=c, random_state=0).fit(hstack([xc, xw]).tocsr(), list(rows))
+    split = xc.shape[1]
+    fitted = Fitted(
+        classes=np.asarray(model.classes_, dtype=np.intp),
+        intercept=np.asarray(model.intercept_, dtype=np.float64),
+        char_vocabulary={k: int(v) for k, v in char.vocabulary_.items()},
+        char_idf=char.idf_,
+        char_coef=model.coef_[:, :split],
+        word_vocabulary={k: int(v) for k, v in word.vocabulary_.items()},
+        word_idf=word.idf_,
+        word_coef=model.coef_[:, split:],
+    )
+    return fitted, (char, word, model)
+
+
 class Classifier:
     """Per intent row, a score in 0..1 (a softmax over the model's decision values)."""
 
-    def __init__(
-        self,
-        texts: Sequence[str],
-        rows: Sequence[int],
-        n_rows: int,
-        c: float = 0.5,
-        temperature: float = 5.0,
-    ) -> None:
-        # Imported here: only start-up needs scikit-learn.
-        from scipy.sparse import hstack
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.svm import LinearSVC
-
-        char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=2
-        )
-        word = TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True)
-        xc = char.fit_transform(texts)
-        xw = word.fit_transform(texts)
-        model = LinearSVC(C=c, random_state=0).fit(hstack([xc, xw]).tocsr(), list(rows))
-        split = xc.shape[1]
-        self.classes = np.asarray(model.classes_, dtype=np.intp)
+    def __init__(self, fitted: Fitted, n_rows: int, temperature: float = 5.0) -> None:
+        self.classes = fitted.classes
         self.n_rows = n_rows
         self.temperature = temperature
-        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
-        self._char = _Block(dict(char.vocabulary_), char.idf_, model.coef_[:, :split])
-        self._word = _Block(dict(word.vocabulary_), word.idf_, model.coef_[:, split:])
-        # Kept for the tests that compare the arithmetic with scikit-learn's own.
-        self._sklearn = (char, word, model)
+        self.intercept = fitted.intercept
+        self._char = _Block(fitted.char_vocabulary, fitted.char_idf, fitted.char_coef)
+        self._word = _Block(fitted.word_vocabulary, fitted.word_idf, fitted.word_coef)
 
     def decision(self, text: str) -> np.ndarray:
         """The model's decision value per class (scikit-learn's decision_function)."""
@@ -124,7 +149,38 @@ class Classifier:
 def train(
     texts: Sequence[str], rows: Sequence[int], n_rows: int, c: float, temperature: float
 ) -> Classifier | None:
-    """A classifier, or None when there is too little to learn from (under three intents)."""
+    """A classifier, or None when there is too little to learn from (under three intents).
+
+    Training runs in a short-lived child process: importing scikit-learn and SciPy costs a
+    server about 90 MB of memory for good, and the child's share is returned when it exits.
+    """
     if len(set(rows)) < 3 or len(texts) < 10:
         return None
-    return Classifier(texts, rows, n_rows, c, temperature)
+    job = pickle.dumps((list(texts), list(rows), c))
+    here = str(Path(__file__).resolve().parent.parent)  # so the child imports this same `bot`
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.classifier"],
+        input=job,
+        capture_output=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise RuntimeError(f"training the classifier failed: {' '.join(tail)}")
+    fitted = pickle.loads(done.stdout)  # our own child's output, never outside input
+    return Classifier(fitted, n_rows, temperature)
+
+
+def _main() -> None:
+    # Through the package, not __main__, so the parent can unpickle `bot.classifier.Fitted`.
+    from bot import classifier
+
+    texts, rows, c = pickle.loads(sys.stdin.buffer.read())
+    fitted, _ = classifier.fit(texts, rows, c)
+    sys.stdout.buffer.write(pickle.dumps(fitted))
+
+
+if __name__ == "__main__":
+    _main()

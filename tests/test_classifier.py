@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.sparse import hstack
 
 from bot import evaluate
-from bot.classifier import Classifier, char_ngrams, train, word_ngrams
+from bot.classifier import Classifier, char_ngrams, fit, train, word_ngrams
 from bot.engine import Engine
 from bot.normalise import normalise
 from tests.conftest import EVAL
@@ -26,22 +30,47 @@ def texts(engine: Engine) -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def trained(engine: Engine) -> tuple[Classifier, Any]:
+    """A model trained in this process on the built-in examples, with scikit-learn's own."""
+    ids = engine.matcher._ids
+    pairs = [
+        (normalise(ex, engine.kb.replacements).text, row)
+        for row, iid in enumerate(ids)
+        if engine.kb.intents[iid].kind.value != "safety"
+        for ex in engine.kb.intents[iid].examples
+    ]
+    fitted, sk = fit([t for t, _ in pairs], [r for _, r in pairs], 0.5)
+    return Classifier(fitted, len(ids)), sk
+
+
+@pytest.fixture(scope="module")
 def model(engine: Engine) -> Classifier:
     clf = engine.matcher._classifier
     assert clf is not None, "the built-in knowledge base trains the classifier"
     return clf
 
 
-def test_analyzers_match_scikit_learn(model: Classifier, texts: list[str]) -> None:
-    char, word, _ = model._sklearn
+def test_the_engine_trains_the_same_model_in_its_child_process(
+    model: Classifier, trained: tuple[Classifier, Any]
+) -> None:
+    ours, _ = trained
+    np.testing.assert_array_equal(model.classes, ours.classes)
+    for text in ("what is grooming", "how do i report it", "dog grooming near me"):
+        np.testing.assert_allclose(model.decision(text), ours.decision(text), rtol=1e-9)
+
+
+def test_analyzers_match_scikit_learn(trained: tuple[Classifier, Any], texts: list[str]) -> None:
+    char, word, _ = trained[1]
     char_an, word_an = char.build_analyzer(), word.build_analyzer()
     for text in texts:
         assert char_ngrams(text) == char_an(text), text
         assert word_ngrams(text) == word_an(text), text
 
 
-def test_decision_values_match_scikit_learn(model: Classifier, texts: list[str]) -> None:
-    char, word, svc = model._sklearn
+def test_decision_values_match_scikit_learn(
+    trained: tuple[Classifier, Any], texts: list[str]
+) -> None:
+    model, (char, word, svc) = trained
     expected = svc.decision_function(hstack([char.transform(texts), word.transform(texts)]))
     ours = np.array([model.decision(t) for t in texts])
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
@@ -64,3 +93,14 @@ def test_scores_are_a_distribution_over_the_learned_intents(
 def test_too_little_to_learn_from() -> None:
     assert train(["hi", "hello"] * 5, [0, 1] * 5, 2, 0.5, 5.0) is None
     assert train(["a b", "c d", "e f"], [0, 1, 2], 3, 0.5, 5.0) is None
+
+
+def test_the_server_process_never_imports_scikit_learn() -> None:
+    # Training happens in a child process; the server keeps only arrays (about 90 MB less).
+    code = (
+        "import sys; from bot.engine import Engine; e = Engine.from_path(); "
+        "assert e.matcher._classifier is not None; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
