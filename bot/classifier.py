@@ -14,15 +14,14 @@ matcher.
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import re
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,10 @@ def char_ngrams(text: str) -> list[str]:
         w = f" {w} "
         size = len(w)
         for n in range(lo, hi + 1):
-            offset = 0
-            out.append(w[offset : offset + n])
-            while offset + n < size:
-                offset += 1
-                out.append(w[offset : offset + n])
-            if offset == 0:  # the word is shorter than n: one n-gram was enough
+            if size <= n:  # a short word is one n-gram, and longer n add nothing
+                out.append(w)
                 break
+            out += [w[i : i + n] for i in range(size - n + 1)]
     return out
 
 
@@ -69,14 +65,18 @@ class _Block:
         self.idf = idf
         self.weights = np.ascontiguousarray(coef.T, dtype=np.float64)  # features x classes
 
-    def decision(self, grams: list[str], out: np.ndarray) -> None:
-        counts = Counter(g for g in grams if g in self.vocabulary)
-        if not counts:
+    def columns(self, grams: list[str]) -> np.ndarray:
+        """The columns of the grams it knows, repeated as often as they occur."""
+        cols = np.fromiter(map(self.vocabulary.get, grams, repeat(-1)), np.intp, len(grams))
+        return cols[cols >= 0]
+
+    def add(self, cols: np.ndarray, out: np.ndarray) -> None:
+        """Add this block's decision values for a message with these columns to `out`."""
+        if not len(cols):
             return
-        cols = np.fromiter((self.vocabulary[g] for g in counts), dtype=np.intp, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64)
-        vals = tf * self.idf[cols]
-        vals /= np.sqrt(vals @ vals)
+        cols, tf = np.unique(cols, return_counts=True)
+        vals = (1.0 + np.log(tf)) * self.idf[cols]  # sublinear tf, then idf
+        vals /= np.sqrt(vals @ vals)  # l2 norm
         out += vals @ self.weights[cols]
 
 
@@ -92,6 +92,7 @@ class Fitted:
     word_vocabulary: dict[str, int]
     word_idf: np.ndarray
     word_coef: np.ndarray
+    words: tuple[str, ...]  # every word of the training texts
 
 
 def fit(texts: Sequence[str], rows: Sequence[int], c: float) -> tuple[Fitted, Any]:
@@ -115,6 +116,7 @@ def fit(texts: Sequence[str], rows: Sequence[int], c: float) -> tuple[Fitted, An
         word_vocabulary={k: int(v) for k, v in word.vocabulary_.items()},
         word_idf=word.idf_,
         word_coef=model.coef_[:, split:],
+        words=tuple(sorted({w for t in texts for w in t.split()})),
     )
     return fitted, (char, word, model)
 
@@ -129,12 +131,22 @@ class Classifier:
         self.intercept = fitted.intercept
         self._char = _Block(fitted.char_vocabulary, fitted.char_idf, fitted.char_coef)
         self._word = _Block(fitted.word_vocabulary, fitted.word_idf, fitted.word_coef)
+        # char_wb n-grams never cross a word: the known words' columns are worked out once.
+        self._char_cols = {w: self._char.columns(char_ngrams(w)) for w in fitted.words}
 
     def decision(self, text: str) -> np.ndarray:
         """The model's decision value per class (scikit-learn's decision_function)."""
         out = self.intercept.copy()
-        self._char.decision(char_ngrams(text), out)
-        self._word.decision(word_ngrams(text), out)
+        words = text.split()
+        if words:
+            known = self._char_cols
+            self._char.add(
+                np.concatenate(
+                    [known[w] if w in known else self._char.columns(char_ngrams(w)) for w in words]
+                ),
+                out,
+            )
+        self._word.add(self._word.columns(word_ngrams(text)), out)
         return out
 
     def scores(self, text: str) -> np.ndarray:
