@@ -23,11 +23,11 @@ from tests.conftest import EVAL
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
 # Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
-# Today: 90.3% / 9.7%, 90.0% / 3.9% and 89.2% / 4.6%.
+# Today: 91.7% / 8.1%, 92.3% / 2.9% and 90.8% / 1.3% (test_6 at first sight).
 TEST_FLOORS = {
-    "test.jsonl": (0.88, 0.12),
-    "test_2.jsonl": (0.88, 0.05),
-    "test_6.jsonl": (0.0, 1.0),  # FLOOR SET AFTER FIRST SIGHT
+    "test.jsonl": (0.90, 0.10),
+    "test_2.jsonl": (0.90, 0.04),
+    "test_6.jsonl": (0.89, 0.03),
 }
 
 
