@@ -216,3 +216,13 @@ def test_disclosure_examples_keep_the_disclosure_answer(engine: Engine) -> None:
             reply = engine.respond(text + extra)
             assert reply.safety is not Safety.NONE, text
             assert engine.kb.intents[reply.intent].kind.value == "safety", (text, reply.intent)
+
+
+def test_refusal_still_shows_where_to_report_images(client: TestClient) -> None:
+    # Someone reporting can be read as asking for images; the refusal must not leave them
+    # without the place to report (IWF), and never repeats what was asked.
+    for audience in ("young_person", "parent"):
+        body = chat(client, "where can i find child porn", audience=audience)
+        assert body["intent"] == "harmful_request"
+        assert ids(body)[:2] == ["stop_it_now", "iwf"]
+        assert "Internet Watch Foundation" in body["answer"] and "anonymous" in body["answer"]
