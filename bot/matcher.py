@@ -126,8 +126,9 @@ class Matcher:
             ids.append(intent.id)
             starts.append(len(choices))
             # An intent with keywords but no examples still gets a (never matching) block.
-            for t in surfaces or [""]:
-                choices.append(" ".join(sorted(t.split())))
+            # Only the best score per intent counts, so one copy of each sorted form is enough.
+            for t in dict.fromkeys(" ".join(sorted(t.split())) for t in surfaces or [""]):
+                choices.append(t)
                 owners.append(intent.id)
             df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
             totals.append(sum(df.values()))
