@@ -14,6 +14,7 @@ matcher.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import re
@@ -27,7 +28,10 @@ from typing import Any
 
 import numpy as np
 
+log = logging.getLogger("signpost.matcher")
+
 CHAR_NGRAMS = (2, 5)
+TRAIN_TIMEOUT = 300.0  # seconds; a hung child must not hang start-up
 WORD_NGRAMS = (1, 2)
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 
@@ -161,7 +165,8 @@ class Classifier:
 def train(
     texts: Sequence[str], rows: Sequence[int], n_rows: int, c: float, temperature: float
 ) -> Classifier | None:
-    """A classifier, or None when there is too little to learn from (under three intents).
+    """A classifier, or None when there is too little to learn from (under three intents) or
+    training failed (logged as an error; the matcher then works without it, as it did before).
 
     Training runs in a short-lived child process: importing scikit-learn and SciPy costs a
     server about 90 MB of memory for good, and the child's share is returned when it exits.
@@ -171,16 +176,24 @@ def train(
     job = pickle.dumps((list(texts), list(rows), c))
     here = str(Path(__file__).resolve().parent.parent)  # so the child imports this same `bot`
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.classifier"],
-        input=job,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": path},
-    )
+    try:
+        # -P: the working directory is not put first on the path (a stray `bot/` there).
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "bot.classifier"],
+            input=job,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": path},
+            timeout=TRAIN_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("matcher: the linear model was not trained (%s); matching without it", exc)
+        return None
     if done.returncode != 0:
+        # Content is data: the last line of the child's error names the problem, no user text.
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise RuntimeError(f"training the classifier failed: {' '.join(tail)}")
+        log.error("matcher: training the linear model failed (%s); matching without it", tail)
+        return None
     fitted = pickle.loads(done.stdout)  # our own child's output, never outside input
     return Classifier(fitted, n_rows, temperature)
 

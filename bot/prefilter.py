@@ -83,23 +83,31 @@ class Screen:
                 self._literals[literal] = len(self._users)
                 self._users.append(set())
             self._users[self._literals[literal]].add(index)
-        self._automaton = None  # rebuilt on the next scan
+        self._automaton = None  # built again by build() or the next scan
         return Screened(regex, needs, index)
 
     def group(self, regexes: Iterable[re.Pattern[str]]) -> Group:
         return Group(self.add(r) for r in regexes)
 
+    def build(self) -> None:
+        """Make the automaton (done by the owner once all patterns are added)."""
+        automaton = ahocorasick.Automaton()
+        for literal, lid in self._literals.items():
+            automaton.add_word(literal, lid)
+        if self._literals:
+            automaton.make_automaton()
+        self._automaton = automaton  # published only when complete: threads may be scanning
+
     def scan(self, text: str) -> frozenset[int]:
         """The patterns that may match `text` (a literal they need occurs in it)."""
-        if self._automaton is None:
-            self._automaton = ahocorasick.Automaton()
-            for literal, lid in self._literals.items():
-                self._automaton.add_word(literal, lid)
-            if self._literals:
-                self._automaton.make_automaton()
+        automaton = self._automaton
+        if automaton is None:
+            self.build()
+            automaton = self._automaton
+            assert automaton is not None
         out = set(self._always)
         if self._literals:
-            for lid in {lid for _, lid in self._automaton.iter(text)}:
+            for lid in {lid for _, lid in automaton.iter(text)}:
                 out |= self._users[lid]
         return frozenset(out)
 

@@ -84,6 +84,7 @@ class Triager:
         self._concepts = {name: screen.add(compile_concept(ph)) for name, ph in kb.concepts.items()}
         self._concept_at = {c.index: name for name, c in self._concepts.items()}
         self._concept_ids = frozenset(self._concept_at)
+        screen.build()  # now, not on the first message: requests may arrive on several threads
         # Combos as (must have, must not have) sets: checked with two set operations.
         self._combos = {
             intent.id: tuple(_split(combo) for combo in rule.combos) for intent, rule, _ in rules

@@ -104,3 +104,15 @@ def test_the_server_process_never_imports_scikit_learn() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_failed_training_is_logged_and_matching_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.classifier as c
+
+    monkeypatch.setattr(c.sys, "executable", sys.executable + "-missing")
+    texts = ["what is grooming", "hello there", "dog grooming prices"] * 5
+    with caplog.at_level("ERROR", logger="signpost.matcher"):
+        assert c.train(texts, [0, 1, 2] * 5, 3, 0.5, 5.0) is None
+    assert "matching without it" in caplog.text

@@ -96,3 +96,19 @@ def test_screen_agrees_on_texts_made_of_pattern_pieces(
     seen = screen.scan(text)
     for rx, s in zip(regexes, wrapped, strict=True):
         assert (s.search(text, seen) is not None) == (rx.search(text) is not None), rx.pattern
+
+
+def test_a_fresh_triager_answers_threads_at_once(engine: Engine) -> None:
+    # The first requests can arrive together (event loop and thread pool): the screen must be
+    # complete before anyone scans with it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.safety import Triager
+
+    texts = ["he touched me and said keep it secret", "what is grooming", "i want to die"] * 20
+    expected = [engine.triager.triage(t) for t in texts]
+    for _ in range(5):
+        fresh = Triager(engine.kb)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            got = list(pool.map(fresh.triage, texts))
+        assert [h and h.intent for h in got] == [h and h.intent for h in expected]
