@@ -249,3 +249,15 @@ def test_disclosures_found_in_review_keep_the_disclosure_answer(
 ) -> None:
     body = chat(client, text, audience="young_person")
     assert body["intent"] == "disclosure" and body["safety"] == "urgent"
+
+
+def test_fresh_safety_probe_gets_urgent_answers(engine: Engine) -> None:
+    # eval/safety_probe.jsonl: 120 crisis messages written for round 6 by someone who never
+    # saw the rules; first sight caught 72% of them (eval/SAFETY_SET.md). After the fixes
+    # only "hes here again" (no context at all) gets no urgent answer.
+    missed = [
+        c.text
+        for c in evaluate.read_cases(EVAL / "safety_probe.jsonl")
+        if engine.respond(c.text).safety is Safety.NONE
+    ]
+    assert missed == ["hes here again"], missed
