@@ -193,7 +193,7 @@ class Engine:
         suggestions: list[Suggestion] = []
         safety = Safety.NONE
         urgent = kb.intents[hit.intent] if hit is not None else None
-        if hit is not None and urgent is not None and urgent.triage and urgent.triage.topic_lead:
+        if hit is not None and urgent and urgent.triage and urgent.triage.topic_lead:
             # Topic-first safety answer: the urgent lead, the class's helplines and its
             # follow-ups ("Who can I talk to?") come first.
             lead = compose.answer_text(kb, urgent.triage.topic_lead, aud)

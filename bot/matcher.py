@@ -313,9 +313,8 @@ class Matcher:
             # The linear model's view, blended in for the intents it knows.
             h = self.config.classifier_weight
             learned = self._classifier.classes
-            base[learned] = (1 - h) * base[learned] + h * self._classifier.scores(normalised_text)[
-                learned
-            ]
+            p = self._classifier.scores(normalised_text)
+            base[learned] = (1 - h) * base[learned] + h * p[learned]
         oos = self._oos_row
         if oos is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.

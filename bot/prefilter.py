@@ -11,7 +11,7 @@ way of matching goes through it, and anything unclear means "no filter".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from re import _constants as C  # type: ignore[attr-defined]  # the stdlib's own parser
 from re import _parser as P  # type: ignore[attr-defined]
@@ -50,12 +50,6 @@ class Group:
     def __init__(self, members: Iterable[Screened]) -> None:
         self.members = {m.index: m for m in members}
         self.ids = frozenset(self.members)
-
-    def __iter__(self) -> Iterator[Screened]:
-        return iter(self.members.values())
-
-    def __len__(self) -> int:
-        return len(self.members)
 
     def any(self, text: str, candidates: AbstractSet[int] | None = None) -> bool:
         ids = self.ids if candidates is None else self.ids & candidates

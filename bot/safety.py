@@ -82,7 +82,7 @@ class Triager:
             )
         self._rules = sorted(rules, key=lambda r: r[1].priority)
         self._concepts = {name: screen.add(compile_concept(ph)) for name, ph in kb.concepts.items()}
-        self._concept_at = {c.index: name for name, c in self._concepts.items()}
+        self._concept_at = {c.index: (name, c.regex) for name, c in self._concepts.items()}
         self._concept_ids = frozenset(self._concept_at)
         screen.build()  # now, not on the first message: requests may arrive on several threads
         # Combos as (must have, must not have) sets: checked with two set operations.
@@ -131,11 +131,8 @@ class Triager:
         """Every concept the (typo-corrected) text contains."""
         if seen is None:
             seen = self._screen.scan(text)
-        return frozenset(
-            self._concept_at[i]
-            for i in self._concept_ids & seen
-            if self._concepts[self._concept_at[i]].regex.search(text)
-        )
+        found = (self._concept_at[i] for i in self._concept_ids & seen)
+        return frozenset(name for name, rx in found if rx.search(text))
 
     def _iter_hits(self, text: str) -> Iterator[SafetyHit]:
         corrected = self.correct(text)
