@@ -98,7 +98,7 @@ def test_topic_first_names_unknown_concepts_and_needs_its_lead(kb_copy: Path) ->
     p = kb_copy / "intents" / "disclosure.yaml"
     text = p.read_text()
     p.write_text(
-        text.replace("[asks_about, '!first_hand']", "[asks_abot, '!first_hand']").replace(
+        text.replace("[asks_about, '!told_harm']", "[asks_abot, '!told_harm']").replace(
             "  topic_lead: disclosure_topic_lead\n", ""
         )
     )

@@ -23,11 +23,11 @@ from tests.conftest import EVAL
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
 # Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
-# Today: 91.7% / 8.1%, 92.3% / 2.9% and 90.8% / 1.3% (test_6 at first sight).
+# Today: 91.7% / 8.1%, 92.3% / 2.9% and FIRSTSIGHT (test_7 at first sight).
 TEST_FLOORS = {
     "test.jsonl": (0.90, 0.10),
     "test_2.jsonl": (0.90, 0.04),
-    "test_6.jsonl": (0.89, 0.03),
+    "test_7.jsonl": (0.0, 1.0),
 }
 
 
@@ -57,7 +57,7 @@ def test_sets_are_big_enough_and_disjoint() -> None:
     tune = set().union(*(_texts(n) for n in _tuning()))
     test = set().union(*(_texts(n) for n in TEST_FLOORS))
     assert len(_texts("tune.jsonl")) + len(_texts("test.jsonl")) >= 600
-    assert len(_texts("test_2.jsonl")) + len(_texts("test_6.jsonl")) >= 800
+    assert len(_texts("test_2.jsonl")) + len(_texts("test_7.jsonl")) >= 800
     assert not tune & test, "a case is in both a tuning and a test split"
     names = sorted(TEST_FLOORS)
     for i, a in enumerate(names):
