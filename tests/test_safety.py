@@ -267,10 +267,24 @@ def test_refusal_still_shows_where_to_report_images(client: TestClient) -> None:
 def test_fresh_safety_probe_gets_urgent_answers(engine: Engine) -> None:
     # eval/safety_probe.jsonl: 120 crisis messages written for round 6 by someone who never
     # saw the rules; first sight caught 72% of them (eval/SAFETY_SET.md). After the fixes
-    # only "hes here again" (no context at all) gets no urgent answer.
+    # every one gets an urgent answer, "hes here again" (no context at all) included.
     missed = [
         c.text
         for c in evaluate.read_cases(EVAL / "safety_probe.jsonl")
         if engine.respond(c.text).safety is Safety.NONE
     ]
-    assert missed == ["hes here again"], missed
+    assert missed == [], missed
+
+
+def test_disclosures_that_end_with_a_question_keep_the_disclosure_answer(engine: Engine) -> None:
+    # eval/safety_probe_2.jsonl: 90 disclosures ending in a question ("...is that allowed?"),
+    # written for round 7 by someone who never saw the rules. At first sight 17 got no safety
+    # answer at all. Now all are urgent, and at most 4 get a topic's answer (topic-first, with
+    # the disclosure lead and helplines) instead of the disclosure answer itself.
+    replies = [
+        engine.respond(c.text, c.audience)
+        for c in evaluate.read_cases(EVAL / "safety_probe_2.jsonl")
+    ]
+    assert all(r.safety is not Safety.NONE for r in replies)
+    topic_first = [r.intent for r in replies if engine.kb.intents[r.intent].kind.value != "safety"]
+    assert len(topic_first) <= 4, topic_first
