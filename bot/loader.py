@@ -224,7 +224,11 @@ def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]]:
                     re.compile(str(ph)[3:])
                 except re.error as exc:
                     c.add(path, f"concepts.{name}[{i}]", f"bad regular expression: {exc}")
-        out[str(name)] = tuple(str(p).strip().lower() for p in phrases)
+        # Phrases are lower-cased like the text they match; a regex is kept as written, since
+        # lower-casing would turn \S, \W or \D into their opposites.
+        out[str(name)] = tuple(
+            str(p).strip() if str(p).startswith("re:") else str(p).strip().lower() for p in phrases
+        )
     return out
 
 

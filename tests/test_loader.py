@@ -98,10 +98,19 @@ def test_topic_first_names_unknown_concepts_and_needs_its_lead(kb_copy: Path) ->
     p = kb_copy / "intents" / "disclosure.yaml"
     text = p.read_text()
     p.write_text(
-        text.replace("[asks_about, '!told_harm']", "[asks_abot, '!told_harm']").replace(
-            "  topic_lead: disclosure_topic_lead\n", ""
-        )
+        text.replace(
+            "[asks_about, '!told_harm', '!harm_statement']",
+            "[asks_abot, '!told_harm', '!harm_statement']",
+        ).replace("  topic_lead: disclosure_topic_lead\n", "")
     )
     msg = _problems(kb_copy)
     assert "intents/disclosure.yaml: triage.topic_first[1]: unknown concept 'asks_abot'" in msg
     assert "intents/disclosure.yaml: triage.topic_first: topic_first and topic_lead go" in msg
+
+
+def test_concept_regexes_keep_their_case(kb: KnowledgeBase) -> None:
+    # Plain phrases are lower-cased like the text; a regex must not be: "\S" lower-cased is
+    # "\s", its opposite (the 20-word limit on asks_about once silently matched nothing).
+    regexes = [p for phrases in kb.concepts.values() for p in phrases if p.startswith("re:")]
+    assert any("\\S" in p for p in regexes)
+    assert all(p == p.strip() for p in regexes)

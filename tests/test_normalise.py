@@ -28,3 +28,11 @@ def test_ages_are_read(kb: KnowledgeBase) -> None:
 def test_long_input_is_bounded(kb: KnowledgeBase) -> None:
     text = normalise("\U0001f600" * 10_000 + " grooming", kb.replacements).text
     assert len(text) < 5000
+
+
+def test_text_speak_two_and_four_read_as_words_only_before_words_that_show_it() -> None:
+    assert normalise("wants me 2 meet him", {}).text == "wants me to meet him"
+    assert normalise("askin 4 pics", {}).text == "askin for pics"
+    # ages and times stay numbers
+    assert normalise("im 2", {}).text == "im 2"
+    assert normalise("at 4 pm with 2 people", {}).text == "at 4 pm with 2 people"
