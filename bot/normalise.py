@@ -15,6 +15,9 @@ from dataclasses import dataclass
 # format characters (zero-width joiners, bidi controls), private use, unassigned.
 _DROP = {"Mn", "Me", "So", "Sk", "Cc", "Cf", "Cs", "Co", "Cn"}
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc")
+# The same filter for plain ASCII (most messages), which NFKD leaves as it is: one translate
+# instead of a category look-up per character.
+_ASCII_DROP = {i: None for i in range(128) if unicodedata.category(chr(i)) in _DROP}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _LONG_RUN = re.compile(r"([a-z])\1{2,}")
 _AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr old|yrs old|years old|year old|yr|yrs)\b")
@@ -40,8 +43,11 @@ class Normalised:
 def fold(text: str) -> str:
     """Lower-case ASCII words only: accents folded, emoji/symbols/zero-width removed."""
     text = text[:MAX_CHARS]
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROP)
+    if text.isascii():
+        text = text.translate(_ASCII_DROP)
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROP)
     text = text.casefold().translate(_APOSTROPHES)
     text = _NON_WORD.sub(" ", text)
     text = _LONG_RUN.sub(r"\1\1", text)

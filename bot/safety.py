@@ -10,6 +10,7 @@ any class that fires is answered, and the most serious one (lowest priority) win
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -73,7 +74,9 @@ class Triager:
         for intent in kb.safety_intents():
             t = intent.triage
             assert t is not None
-            phrases = tuple(p for p in (normalise(x, kb.replacements).text for x in t.phrases) if p)
+            # Shortest first, so a message splits them by length with one bisect.
+            found = (normalise(x, kb.replacements).text for x in t.phrases)
+            phrases = tuple(sorted((p for p in found if p), key=len))
             rules.append((intent, t, phrases))
             self._regexes[intent.id] = (
                 screen.group(t.patterns),
@@ -184,10 +187,10 @@ def _split(combo: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
 def _any_phrase_in(phrases: tuple[str, ...], text: str) -> bool:
     """Two native rapidfuzz calls: phrases that fit inside the message are looked for in it
     (partial_ratio scores 100 when the shorter string sits inside the longer one); a message
-    shorter than a phrase is compared with it whole, never as a fragment, a little stricter."""
-    n = len(text)
-    shorter = [p for p in phrases if len(p) <= n]
-    longer = [p for p in phrases if len(p) > n]
+    shorter than a phrase is compared with it whole, never as a fragment, a little stricter.
+    `phrases` are sorted by length."""
+    cut = bisect_right(phrases, len(text), key=len)
+    shorter, longer = phrases[:cut], phrases[cut:]
     if shorter and process.extractOne(
         text, shorter, scorer=fuzz.partial_ratio, score_cutoff=PHRASE_CUTOFF
     ):
