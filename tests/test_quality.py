@@ -23,11 +23,11 @@ from tests.conftest import EVAL
 SAFETY_SETS = ("safety.jsonl", "safety_holdout.jsonl", "safety_final.jsonl")
 NEAR_MISS_SETS = ("near_miss.jsonl", "near_miss_holdout.jsonl", "near_miss_final.jsonl")
 # Regression floors for the held-out matching splits: (in-scope accuracy, false accepts).
-# Today: 91.7% / 8.1%, 92.3% / 2.9% and FIRSTSIGHT (test_7 at first sight).
+# Today: 91.7% / 8.1%, 96.8% / 1.9% and 93.0% / 0.5% (test_7 at first sight, round 7).
 TEST_FLOORS = {
     "test.jsonl": (0.90, 0.10),
-    "test_2.jsonl": (0.90, 0.04),
-    "test_7.jsonl": (0.0, 1.0),
+    "test_2.jsonl": (0.94, 0.03),
+    "test_7.jsonl": (0.91, 0.02),
 }
 
 
