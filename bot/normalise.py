@@ -22,14 +22,20 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 _LONG_RUN = re.compile(r"([a-z])\1{2,}")
 _AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr old|yrs old|years old|year old|yr|yrs)\b")
 # Text-speak "2" and "4" read as "to" and "for" only before words that show it ("wants me 2
-# meet him", "askin 4 pics"); elsewhere they stay numbers (ages, times).
+# meet him", "askin 4 pics") and never after words that give an age ("when i was 4 my...");
+# elsewhere they stay numbers (ages, times).
+_NOT_AN_AGE = (
+    r"(?<!is )(?<!was )(?<!im )(?<!am )(?<!aged )(?<!age )(?<!turned )(?<!only )(?<!just )"
+)
 _TWO = re.compile(
-    r"\b2 (?=(meet|send|touch|kiss|tell|get|come|go|see|do|show|take|have|be|keep|talk|chat|"
-    r"call|stay|sleep|video|facetime|film|watch|pay|delete|block|report|help|me|her|him|us|"
-    r"them|my|the)\b)"
+    _NOT_AN_AGE
+    + r"\b2 (?=(meet|send|touch|kiss|tell|get|come|go|see|do|show|take|have|be|keep|talk|"
+    r"chat|call|stay|sleep|video|facetime|film|watch|pay|delete|block|report|help|me|her|"
+    r"him|us|them|my|the)\b)"
 )
 _FOUR = re.compile(
-    r"\b4 (?=(a|me|pics?|pictures?|photos?|nudes|money|gifts?|robux|vbucks|more|my)\b)"
+    _NOT_AN_AGE
+    + r"\b4 (?=(a|me|pics?|pictures?|photos?|nudes|money|gifts?|robux|vbucks|more|my)\b)"
 )
 MAX_CHARS = 4000  # bounded work for any input; the API already caps messages at 1000
 
