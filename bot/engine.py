@@ -74,8 +74,11 @@ class Engine:
         text = norm.text
         aud, known = self._audience(audience, text, ctx)
         hit = self.triager.triage(text)
-        match = self.matcher.match(text)
-        if hit is None:
+        # Topic answers only need the top of the ranking (see Matcher.rank); safety answers
+        # use more of it (topic-first, addenda), so they are ranked in full.
+        match = self.matcher.match(text, full=hit is not None)
+        if hit is None and self._safety_from_examples(match, text) is not None:
+            match = self.matcher.match(text)
             hit = self._safety_from_examples(match, text)
         if hit is not None:
             if self._topic_first(hit, match, text):

@@ -28,6 +28,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -48,6 +49,10 @@ class MatcherConfig:
     vocab_cutoff: float = 75.0  # fuzz.ratio needed to read a typo as a known word
     top_k: int = 10  # candidates returned
     shortlist: int = 64  # above this many intents, fuzzy-score only the best-evidenced ones
+    # When not every score is needed (match(full=False)): fuzzy-score only the topics among
+    # this many with the most word evidence and this many the linear model rates highest
+    # (other intents always). 0: every topic.
+    topic_shortlist: int = 3
     evidence_threshold: float = 5.0  # or this much IDF mass of typical words: a match
     unknown_to_oos: float = 0.5  # words never seen count this much for out-of-scope
     fuzzy_keeps_stopwords: bool = False
@@ -159,6 +164,11 @@ class Matcher:
         ends = [*starts[1:], len(choices)]
         self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
         self._full_by_row = full_forms
+        # Rows fuzzy-scored even in a shortlist: all but the topics (few examples each, or,
+        # for out-of-scope, the evidence that a message is off-topic).
+        self._not_topics = np.array(
+            [r for r, i in enumerate(ids) if self._kinds[i] is not IntentKind.TOPIC], dtype=np.intp
+        )
         # Per intent with `requires`: the stems that define it ("online" for online abuse).
         self._requires = {
             row: frozenset(
@@ -292,19 +302,26 @@ class Matcher:
         if rows is None:
             row = process.cdist([q], self._choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
             return np.maximum.reduceat(row, self._starts).astype(np.float64) / 100.0
-        choices = [c for r in rows for c in self._by_row[r]]
+        choices = list(chain.from_iterable(self._by_row[r] for r in rows))
         starts = np.cumsum([0] + [len(self._by_row[r]) for r in rows[:-1]])
         row = process.cdist([q], choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
         out[rows] = np.maximum.reduceat(row, starts) / 100.0
         return out
 
-    def rank(self, normalised_text: str) -> list[Candidate]:
-        """The best intents, best first, scores in 0..1."""
+    def rank(self, normalised_text: str, full: bool = True) -> list[Candidate]:
+        """The best intents, best first, scores in 0..1. With `full=False` the fuzzy pass,
+        the costliest part, skips topics that neither word evidence nor the linear model
+        favours: they score lower than in full, and so only lower places can differ (on every
+        evaluation text the replies came out identical)."""
         query = self.content_words(normalised_text)
         if not query or not self._ids:
             return []
         a = self.config.fuzzy_weight
         share, mass, vote, stems = self.evidence(query)
+        learned = p = None
+        if self._classifier is not None:
+            learned = self._classifier.classes
+            p = self._classifier.scores(normalised_text)
         rows = None
         if len(self._ids) > self.config.shortlist:
             # Large knowledge bases: fuzzy-score only the intents whose words the message
@@ -312,6 +329,12 @@ class Matcher:
             rows = np.argpartition(-share, self.config.shortlist - 1)[: self.config.shortlist]
             if self._oos_row is not None and self._oos_row not in rows:
                 rows = np.append(rows, self._oos_row)
+        elif not full and 0 < self.config.topic_shortlist < len(self._ids):
+            k = self.config.topic_shortlist
+            picks = [self._not_topics, np.argpartition(-share, k - 1)[:k]]
+            if p is not None:
+                picks.append(np.argpartition(-p, k - 1)[:k])
+            rows = np.unique(np.concatenate(picks))
         surface = self.fuzzy_form(normalised_text) if self.config.fuzzy_keeps_stopwords else query
         fuzzy = self.similarity(surface, rows)
         exact = fuzzy >= self.config.exact
@@ -324,11 +347,9 @@ class Matcher:
                 fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
             exact = fuzzy >= self.config.exact
         base = a * fuzzy + (1 - a) * share
-        if self._classifier is not None:
+        if learned is not None and p is not None:
             # The linear model's view, blended in for the intents it knows.
             h = self.config.classifier_weight
-            learned = self._classifier.classes
-            p = self._classifier.scores(normalised_text)
             base[learned] = (1 - h) * base[learned] + h * p[learned]
         oos = self._oos_row
         if oos is not None:
@@ -358,8 +379,8 @@ class Matcher:
             if c > 0
         ]
 
-    def match(self, normalised_text: str) -> Match:
-        return self.decide(self.rank(normalised_text))
+    def match(self, normalised_text: str, full: bool = True) -> Match:
+        return self.decide(self.rank(normalised_text, full))
 
     def decide(self, ranked: Sequence[Candidate]) -> Match:
         """The answer to give: safety intents are left to triage (see engine), the

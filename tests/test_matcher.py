@@ -11,6 +11,7 @@ from bot.engine import Engine
 from bot.matcher import Matcher, MatcherConfig, stem
 from bot.models import KnowledgeBase
 from bot.normalise import normalise
+from tests.conftest import EVAL, read_jsonl
 
 
 def top(engine: Engine, text: str) -> str:
@@ -151,3 +152,18 @@ def test_requires_words_keep_general_questions_off_the_online_topic(kb: Knowledg
     for online in ("what is online sexual abuse", "wat is onlne child abuse"):
         assert score(used, online) == score(plain, online)
         assert used.match(normalise(online, kb.replacements).text).intent == "online_csae"
+
+
+def test_the_topic_shortlist_keeps_the_top_of_the_ranking(engine: Engine) -> None:
+    """match(full=False) fuzzy-scores only the likely topics; what a topic reply is built
+    from (the intent, its score, the did-you-mean choices, the first candidate) stays."""
+    m = engine.matcher
+    assert m.config.topic_shortlist > 0
+    texts = [c["text"] for c in read_jsonl(EVAL / "tune.jsonl")]
+    texts += [c["text"] for c in read_jsonl(EVAL / "near_miss.jsonl")]
+    for text in texts:
+        norm = normalise(text, engine.kb.replacements).text
+        full, short = m.match(norm), m.match(norm, full=False)
+        assert short.intent == full.intent and short.confidence == full.confidence, text
+        assert short.did_you_mean == full.did_you_mean, text
+        assert short.candidates[:1] == full.candidates[:1], text
