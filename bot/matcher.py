@@ -28,7 +28,6 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -302,8 +301,11 @@ class Matcher:
         if rows is None:
             row = process.cdist([q], self._choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
             return np.maximum.reduceat(row, self._starts).astype(np.float64) / 100.0
-        choices = list(chain.from_iterable(self._by_row[r] for r in rows))
-        starts = np.cumsum([0] + [len(self._by_row[r]) for r in rows[:-1]])
+        choices: list[str] = []
+        starts: list[int] = []
+        for r in rows.tolist():
+            starts.append(len(choices))
+            choices += self._by_row[r]
         row = process.cdist([q], choices, scorer=fuzz.ratio, dtype=np.uint8)[0]
         out[rows] = np.maximum.reduceat(row, starts) / 100.0
         return out
