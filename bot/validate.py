@@ -131,6 +131,33 @@ def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
                 )
 
 
+_ESCAPE = re.compile(r"\\.")
+
+
+def check_regex_case(kb: KnowledgeBase, out: ValidationResult) -> None:
+    """Triage reads lower-cased text, so a capital letter in a regex (outside an escape such
+    as \\S) can never match: a silent hole in safety, so it is named here."""
+    found: list[tuple[str, str, str]] = [
+        ("content/safety_concepts.yaml", f"concepts.{name}", p[3:])
+        for name, phrases in kb.concepts.items()
+        for p in phrases
+        if p.startswith("re:")
+    ]
+    for intent in kb.safety_intents():
+        t = intent.triage
+        assert t is not None
+        for field_name in ("patterns", "unless", "emergency_patterns"):
+            for rx in getattr(t, field_name):
+                found.append((intent.source, f"triage.{field_name}", rx.pattern))
+    for source, where, pattern in found:
+        if any(ch.isupper() for ch in _ESCAPE.sub("", pattern)):
+            out.warnings.append(
+                Problem(
+                    source, where, f"{pattern[:60]!r}... has a capital letter; text is lower case"
+                )
+            )
+
+
 def validate(root: Path | str | None = None) -> ValidationResult:
     out = ValidationResult()
     try:
@@ -167,6 +194,7 @@ def validate(root: Path | str | None = None) -> ValidationResult:
                     )
                 )
             out.rows.append(AnswerRow(answer_id, aud, r.grade, r.words, r.longest_sentence, ok))
+    check_regex_case(kb, out)
     check_examples(kb, out)
     return out
 

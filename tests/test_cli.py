@@ -96,3 +96,13 @@ def test_validate_names_an_example_that_repeats_another_intents(kb_copy: Path) -
     found = [str(e) for e in res.errors if "nearly repeats" in e.message]
     assert found, res.errors
     assert all("intents/greeting.yaml" in f and "online_grooming.yaml" in f for f in found)
+
+
+def test_validate_warns_about_a_capital_letter_in_a_regex(kb_copy: Path) -> None:
+    # Triage reads lower-cased text: "Hes" in a regex never matches; escapes like \S are fine.
+    from bot.validate import validate
+
+    p = kb_copy / "content" / "safety_concepts.yaml"
+    p.write_text(p.read_text().replace("  told_harm: [", "  told_harm: ['re:\\bHes here\\b', ", 1))
+    found = [str(w) for w in validate(kb_copy).warnings if "capital letter" in w.message]
+    assert len(found) == 1 and "concepts.told_harm" in found[0], found
