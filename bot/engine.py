@@ -78,6 +78,7 @@ class Engine:
         # use more of it (topic-first, addenda), so they are ranked in full.
         match = self.matcher.match(text, full=hit is not None)
         if hit is None and self._safety_from_examples(match, text) is not None:
+            # An example of a safety intent matched: decide on the full ranking, as it is used.
             match = self.matcher.match(text)
             hit = self._safety_from_examples(match, text)
         if hit is not None:

@@ -226,9 +226,8 @@ def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]]:
                     c.add(path, f"concepts.{name}[{i}]", f"bad regular expression: {exc}")
         # Phrases are lower-cased like the text they match; a regex is kept as written, since
         # lower-casing would turn \S, \W or \D into their opposites.
-        out[str(name)] = tuple(
-            str(p).strip() if str(p).startswith("re:") else str(p).strip().lower() for p in phrases
-        )
+        kept = (str(p).strip() for p in phrases)
+        out[str(name)] = tuple(p if p.startswith("re:") else p.lower() for p in kept)
     return out
 
 

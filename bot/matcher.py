@@ -320,10 +320,8 @@ class Matcher:
             return []
         a = self.config.fuzzy_weight
         share, mass, vote, stems = self.evidence(query)
-        learned = p = None
-        if self._classifier is not None:
-            learned = self._classifier.classes
-            p = self._classifier.scores(normalised_text)
+        model = self._classifier
+        p = model.scores(normalised_text) if model is not None else None  # shortlist uses it
         rows = None
         if len(self._ids) > self.config.shortlist:
             # Large knowledge bases: fuzzy-score only the intents whose words the message
@@ -349,9 +347,10 @@ class Matcher:
                 fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
             exact = fuzzy >= self.config.exact
         base = a * fuzzy + (1 - a) * share
-        if learned is not None and p is not None:
+        if model is not None and p is not None:
             # The linear model's view, blended in for the intents it knows.
             h = self.config.classifier_weight
+            learned = model.classes
             base[learned] = (1 - h) * base[learned] + h * p[learned]
         oos = self._oos_row
         if oos is not None:

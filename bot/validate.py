@@ -152,9 +152,7 @@ def check_regex_case(kb: KnowledgeBase, out: ValidationResult) -> None:
     for source, where, pattern in found:
         if any(ch.isupper() for ch in _ESCAPE.sub("", pattern)):
             out.warnings.append(
-                Problem(
-                    source, where, f"{pattern[:60]!r}... has a capital letter; text is lower case"
-                )
+                Problem(source, where, f"{pattern[:60]!r} has a capital letter; text is lower case")
             )
 
 

@@ -7,12 +7,21 @@ from fastapi.testclient import TestClient
 
 from bot import evaluate
 from bot.engine import Engine
-from bot.models import Safety
+from bot.models import IntentKind, Reply, Safety
 from tests.conftest import EVAL, chat
 
 
 def ids(body: dict) -> list[str]:
     return [s["id"] for s in body["signposts"]]
+
+
+def _probe(engine: Engine, name: str) -> list[tuple[evaluate.Case, Reply]]:
+    return [(c, engine.respond(c.text, c.audience)) for c in evaluate.read_cases(EVAL / name)]
+
+
+def _topic_first(engine: Engine, reply: Reply) -> bool:
+    """Urgent, but answered with a topic rather than a safety class's own answer."""
+    return engine.kb.intents[reply.intent].kind is not IntentKind.SAFETY
 
 
 @pytest.mark.parametrize(
@@ -255,7 +264,7 @@ def test_disclosure_examples_keep_the_disclosure_answer(engine: Engine) -> None:
         for extra in ("", "?"):
             reply = engine.respond(text + extra)
             assert reply.safety is not Safety.NONE, text
-            assert engine.kb.intents[reply.intent].kind.value == "safety", (text, reply.intent)
+            assert not _topic_first(engine, reply), (text, reply.intent)
 
 
 def test_refusal_still_shows_where_to_report_images(client: TestClient) -> None:
@@ -272,8 +281,7 @@ def test_fresh_safety_probe_gets_urgent_answers(engine: Engine) -> None:
     # eval/safety_probe.jsonl: 120 crisis messages written for round 6 by someone who never
     # saw the rules; first sight caught 72% of them (eval/SAFETY_SET.md). After the fixes
     # every one gets an urgent answer, "hes here again" (no context at all) included.
-    cases = evaluate.read_cases(EVAL / "safety_probe.jsonl")
-    replies = [(c, engine.respond(c.text, c.audience)) for c in cases]
+    replies = _probe(engine, "safety_probe.jsonl")
     assert [c.text for c, r in replies if r.safety is Safety.NONE] == []
     # Requests for images or access to children get the refusal, never a victim's answer.
     wrong = [
@@ -289,12 +297,9 @@ def test_disclosures_that_end_with_a_question_keep_the_disclosure_answer(engine:
     # written for round 7 by someone who never saw the rules. At first sight 17 got no safety
     # answer at all. Now all are urgent, and at most 3 get a topic's answer (topic-first, with
     # the disclosure lead and helplines) instead of the disclosure answer itself.
-    replies = [
-        engine.respond(c.text, c.audience)
-        for c in evaluate.read_cases(EVAL / "safety_probe_2.jsonl")
-    ]
-    assert all(r.safety is not Safety.NONE for r in replies)
-    topic_first = [r.intent for r in replies if engine.kb.intents[r.intent].kind.value != "safety"]
+    replies = _probe(engine, "safety_probe_2.jsonl")
+    assert [c.text for c, r in replies if r.safety is Safety.NONE] == []
+    topic_first = [c.text for c, r in replies if _topic_first(engine, r)]
     assert len(topic_first) <= 3, topic_first
 
 
@@ -325,14 +330,10 @@ def test_independent_review_probe(engine: Engine) -> None:
     # independent safety review of round 7. At first sight 36 of its first 126 crisis messages
     # got no safety answer. Now every crisis message gets the safety answer itself (none is
     # turned into a topic answer) and at most 2 near misses fire.
-    cases = evaluate.read_cases(EVAL / "safety_probe_3.jsonl")
-    replies = [(c, engine.respond(c.text, c.audience)) for c in cases]
+    replies = _probe(engine, "safety_probe_3.jsonl")
     crisis = [(c, r) for c, r in replies if c.kind != "near_miss"]
-    assert all(r.safety is not Safety.NONE for _, r in crisis), [
-        c.text for c, r in crisis if r.safety is Safety.NONE
-    ]
-    topic_first = [c.text for c, r in crisis if engine.kb.intents[r.intent].kind.value != "safety"]
-    assert topic_first == [], topic_first
+    assert [c.text for c, r in crisis if r.safety is Safety.NONE] == []
+    assert [c.text for c, r in crisis if _topic_first(engine, r)] == []
     alarms = [c.text for c, r in replies if c.kind == "near_miss" and r.safety is not Safety.NONE]
     assert len(alarms) <= 2, alarms
 
