@@ -112,6 +112,7 @@ class Chat:
         expect(self.panel).to_be_visible()
         expect(self.launcher).to_have_attribute("aria-expanded", "true")
         expect(self.log).to_contain_text("Who is using this?")
+        self.settle()
 
     def button(self, name: str):
         return self.page.get_by_role("button", name=name, exact=True)

@@ -18,6 +18,8 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["
 
 
 def assert_axe_clean(chat: Chat, when: str) -> None:
+    # Mid-fade, text is part transparent and axe measures a contrast nobody sees.
+    chat.settle()
     results = AXE.run(chat.page, options=AXE_OPTIONS)
     details = [
         f"{v['id']} ({v['impact']}): {v['help']} -> "
@@ -86,7 +88,6 @@ def test_screenshots(
     chat.goto()
     chat.page.screenshot(path=str(artifacts / f"{name}-closed.png"))
     chat.open()
-    chat.settle()
     chat.page.screenshot(path=str(artifacts / f"{name}-open.png"))
     chat.choose("I'm a young person")
     chat.ask("what is grooming")
