@@ -173,10 +173,15 @@ class Classifier:
 
 
 def train(
-    texts: Sequence[str], rows: Sequence[int], n_rows: int, c: float, temperature: float
+    texts: Sequence[str],
+    rows: Sequence[int],
+    n_rows: int,
+    c: float,
+    temperature: float,
+    without: str = "matching without it",
 ) -> Classifier | None:
     """A classifier, or None when there is too little to learn from (under three intents) or
-    training failed (logged as an error; the matcher then works without it, as it did before).
+    training failed (logged as an error, saying what goes on `without` it).
 
     Training runs in a short-lived child process: importing scikit-learn and SciPy costs a
     server about 90 MB of memory for good, and the child's share is returned when it exits.
@@ -197,12 +202,12 @@ def train(
             timeout=TRAIN_TIMEOUT,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.error("matcher: the linear model was not trained (%s); matching without it", exc)
+        log.error("the linear model was not trained (%s); %s", exc, without)
         return None
     if done.returncode != 0:
         # Content is data: the last line of the child's error names the problem, no user text.
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        log.error("matcher: training the linear model failed (%s); matching without it", tail)
+        log.error("training the linear model failed (%s); %s", tail, without)
         return None
     fitted = pickle.loads(done.stdout)  # our own child's output, never outside input
     return Classifier(fitted, n_rows, temperature)

@@ -6,6 +6,7 @@ client sends back, so any replica can answer any message.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from .models import (
 )
 from .normalise import normalise
 from .safety import SafetyHit, Triager
+from .triage_model import TriageModel, TriageModelConfig
 
 CONTEXT_VERSION = 1
 # A safety intent reached through its example questions (not its rules) must score this high.
@@ -54,10 +56,18 @@ def infer_audience(text: str) -> Audience | None:
 
 
 class Engine:
-    def __init__(self, kb: KnowledgeBase, config: MatcherConfig | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        config: MatcherConfig | None = None,
+        triage_model: TriageModelConfig | None = None,
+    ) -> None:
         self.kb = kb
         self.matcher = Matcher(kb, config)
         self.triager = Triager(kb)
+        # After the matcher's, not beside it: two training children at once would double the
+        # start-up memory peak (about 200 MB each) that a small container must hold.
+        self.triage_model = TriageModel.train(kb, triage_model or TriageModelConfig())
 
     @classmethod
     def from_path(cls, root: str | None = None) -> Engine:
@@ -81,6 +91,10 @@ class Engine:
             # An example of a safety intent matched: decide on the full ranking, as it is used.
             match = self.matcher.match(text)
             hit = self._safety_from_examples(match, text)
+        if hit is None and self.triage_model is not None:
+            hit = self._safety_from_model(text)
+            if hit is not None:
+                match = self.matcher.match(text)
         if hit is not None:
             if self._topic_first(hit, match, text):
                 return self._topic_reply(match, text, aud, known, ctx, hit)
@@ -113,6 +127,17 @@ class Engine:
         if self.triager.has_concept("topic_question", text):
             return None  # "what does self-harm mean" asks about a word, not for help now
         return SafetyHit(intent.id, intent.triage.safety, intent.triage.priority, "example")
+
+    def _safety_from_model(self, text: str) -> SafetyHit | None:
+        """The second net: wording the rules do not know that the model reads as a crisis."""
+        assert self.triage_model is not None
+        found = self.triage_model.check(text)
+        if found is None:
+            return None
+        triage = self.kb.intents[found.intent].triage
+        assert triage is not None
+        score = 1 / (1 + math.exp(-2 * found.margin))  # margin 0 -> 0.5, 1 -> 0.88
+        return SafetyHit(found.intent, triage.safety, triage.priority, "model", score=score)
 
     def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the
@@ -153,7 +178,7 @@ class Engine:
             if addendum:
                 text = f"{text}\n\n{compose.answer_text(kb, addendum, aud)}"
             extra.append(compose.topic_suggestion(kb.intents[topic]))
-        confidence = 1.0 if hit.reason != "example" else match.candidates[0].score
+        confidence = match.candidates[0].score if hit.reason == "example" else hit.score
         return Reply(
             intent=intent.id,
             confidence=round(confidence, 3),

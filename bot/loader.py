@@ -231,6 +231,28 @@ def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def load_triage_examples(
+    c: _Collector, path: Path, intents: Mapping[str, Intent]
+) -> dict[str, tuple[str, ...]]:
+    """Optional: without the file, triage runs on the rules and examples alone."""
+    if not path.is_file():
+        return {}
+    data = c.read_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        c.add(path, "file", "must map a safety intent id (or 'none') to a list of messages")
+        return {}
+    safety = {i.id for i in intents.values() if i.kind is IntentKind.SAFETY}
+    out: dict[str, tuple[str, ...]] = {}
+    for label in map(str, data):
+        if label != "none" and label not in safety:
+            c.add(path, label, f"must be 'none' or a safety intent: {', '.join(sorted(safety))}")
+            continue
+        out[label] = _str_list(c, path, data, label)
+    return out
+
+
 def _combos(
     c: _Collector, path: Path, data: dict[str, Any], key: str = "combos"
 ) -> tuple[tuple[str, ...], ...]:
@@ -448,6 +470,8 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
             if not s.label or not s.message:
                 c.add(root / i.source, "suggestions", "label and message must not be empty")
 
+    triage_examples = load_triage_examples(c, content / "triage_examples.yaml", intents)
+
     if c.problems:
         raise KnowledgeBaseError(c.problems)
     return KnowledgeBase(
@@ -459,5 +483,6 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
         stopwords=stopwords,
         synonyms=MappingProxyType(synonyms),
         concepts=MappingProxyType(concepts),
+        triage_examples=MappingProxyType(triage_examples),
         root=str(root),
     )

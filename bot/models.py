@@ -136,6 +136,11 @@ class KnowledgeBase:
     concepts: MappingProxyType[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # content/triage_examples.yaml: safety intent id or "none" -> messages the learned
+    # safety check (triage_model.py) learns from
+    triage_examples: MappingProxyType[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     root: str = ""
 
     def topics(self) -> list[Intent]:

@@ -30,8 +30,9 @@ class SafetyHit:
     intent: str
     safety: Safety
     priority: int
-    reason: str  # "pattern", "phrase", "combo" or "example": for evaluation only
+    reason: str  # "pattern", "phrase", "combo", "example" or "model"
     concepts: frozenset[str] | None = None  # the message's concepts, if triage looked them up
+    score: float = 1.0  # how sure: 1 for a rule, less for an example or the model
 
 
 def compile_concept(phrases: Iterable[str]) -> re.Pattern[str]:

@@ -19,6 +19,7 @@ from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .models import AUDIENCES, IntentKind, KnowledgeBase
 from .normalise import normalise
 from .readability import measure
+from .triage_model import training_set
 
 GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
 MAX_SENTENCE_WORDS = {"young_person": 20, "parent": 30}
@@ -156,6 +157,27 @@ def check_regex_case(kb: KnowledgeBase, out: ValidationResult) -> None:
             )
 
 
+def check_triage_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
+    """A message the learned safety check is told is two different things (a crisis class and
+    "none", or two classes, counting intents' examples) teaches it nothing but doubt."""
+    texts, labels = training_set(kb)
+    seen: dict[str, set[str]] = {}
+    for text, label in zip(texts, labels, strict=True):
+        seen.setdefault(text, set()).add(label)
+    for label, examples in kb.triage_examples.items():
+        for ex in examples:
+            both = seen.get(normalise(ex, kb.replacements).text, set())
+            if len(both) > 1:
+                others = ", ".join(sorted(both - {label}))
+                out.errors.append(
+                    Problem(
+                        "content/triage_examples.yaml",
+                        label,
+                        f"{ex!r} is also taught as {others} (here or in an intent's examples)",
+                    )
+                )
+
+
 def validate(root: Path | str | None = None) -> ValidationResult:
     out = ValidationResult()
     try:
@@ -193,6 +215,7 @@ def validate(root: Path | str | None = None) -> ValidationResult:
                 )
             out.rows.append(AnswerRow(answer_id, aud, r.grade, r.words, r.longest_sentence, ok))
     check_regex_case(kb, out)
+    check_triage_examples(kb, out)
     check_examples(kb, out)
     return out
 

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.loader import default_root, load
 from bot.models import KnowledgeBase
+from bot.triage_model import TriageModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "eval"
@@ -30,6 +31,14 @@ def kb() -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def engine(kb: KnowledgeBase) -> Engine:
     return Engine(kb)
+
+
+@pytest.fixture(scope="session")
+def rules_engine(kb: KnowledgeBase) -> Engine:
+    """Triage by the rules alone. The learned safety check is trained on the safety sets in
+    eval/ (content/triage_examples.yaml), so recall on them says nothing about the rules
+    unless it is measured without it."""
+    return Engine(kb, triage_model=TriageModelConfig(enabled=False))
 
 
 @pytest.fixture(scope="session")

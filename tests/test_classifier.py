@@ -13,7 +13,9 @@ from scipy.sparse import hstack
 from bot import evaluate
 from bot.classifier import Classifier, char_ngrams, fit, train, word_ngrams
 from bot.engine import Engine
+from bot.loader import load
 from bot.normalise import normalise
+from bot.triage_model import TriageModel, TriageModelConfig
 from tests.conftest import EVAL
 
 
@@ -116,3 +118,7 @@ def test_a_failed_training_is_logged_and_matching_goes_on(
     with caplog.at_level("ERROR", logger="signpost.matcher"):
         assert c.train(texts, [0, 1, 2] * 5, 3, 0.5, 5.0) is None
     assert "matching without it" in caplog.text
+    caplog.clear()
+    with caplog.at_level("ERROR", logger="signpost.matcher"):
+        assert TriageModel.train(load(), TriageModelConfig()) is None
+    assert "triage runs on the rules alone" in caplog.text

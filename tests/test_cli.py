@@ -106,3 +106,21 @@ def test_validate_warns_about_a_capital_letter_in_a_regex(kb_copy: Path) -> None
     p.write_text(p.read_text().replace("  told_harm: [", "  told_harm: ['re:\\bHes here\\b', ", 1))
     found = [str(w) for w in validate(kb_copy).warnings if "capital letter" in w.message]
     assert len(found) == 1 and "concepts.told_harm" in found[0], found
+
+
+def test_validate_names_a_safety_message_taught_as_two_things(kb_copy: Path) -> None:
+    from bot.validate import validate
+
+    p = kb_copy / "content" / "triage_examples.yaml"
+    # A crisis message also listed as harmless, and a greeting (which the model learns as
+    # "none" from its intent's examples) listed as a harmful request.
+    text = p.read_text()
+    text = text.replace("\nnone:\n", "\nnone:\n- hes outside my house rn\n", 1)
+    text = text.replace("\nharmful_request:\n", "\nharmful_request:\n- hello\n", 1)
+    p.write_text(text)
+    found = [str(e) for e in validate(kb_copy).errors if "is also taught as" in e.message]
+    where = "content/triage_examples.yaml"
+    assert f"{where}: immediate_danger: 'hes outside my house rn' is also taught as none" in (
+        "\n".join(found)
+    ), found
+    assert any(f.startswith(f"{where}: harmful_request: 'hello'") for f in found), found

@@ -109,7 +109,8 @@ def test_starter_dev_set(engine: Engine) -> None:
         ("harmful_request", 0.95),
     ],
 )
-def test_safety_recall(engine: Engine, name: str, cls: str, target: float) -> None:
+def test_safety_recall(rules_engine: Engine, name: str, cls: str, target: float) -> None:
+    engine = rules_engine  # the rules alone: these sets are also the model's training data
     rep = _report(engine, name)
     got = rep.crisis_recall[cls]
     outcomes = evaluate.run(engine, evaluate.read_cases(EVAL / name))

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from .helpers import (
@@ -281,8 +282,11 @@ def test_no_csp_violation_on_the_strict_demo_page(chat: Chat) -> None:
     assert chat.console_errors == []
     # Control: the recorder does see a violation, so the empty list above means something.
     chat.page.evaluate("document.body.setAttribute('style', 'color: red')")
-    chat.page.wait_for_timeout(100)
-    assert chat.csp_violations(), "CSP recorder saw nothing: is the policy enforced?"
+    # The report event is asynchronous: wait for it rather than for a fixed time.
+    try:
+        chat.page.wait_for_function("(window.__csp || []).length > 0", timeout=5000)
+    except PlaywrightTimeoutError:
+        pytest.fail("CSP recorder saw nothing: is the policy enforced?")
 
 
 def test_no_csp_violation_with_every_option(make_chat: Callable[..., Chat]) -> None:

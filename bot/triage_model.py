@@ -1,0 +1,98 @@
+"""A learned second net under the safety rules.
+
+The rules (safety.py) are precise but literal: fresh sets of crisis messages written by
+people who never saw them found that about a third of unseen wordings got no safety answer
+(eval/SAFETY_SET.md). This model learns from the same kind of messages, grouped by class in
+content/triage_examples.yaml, plus every intent's examples (safety intents' as crises, all
+others' as "none"). It is the same linear model as the matcher's (classifier.py), trained
+once at start-up in a child process, scored in numpy.
+
+It is asked only when the rules and the safety examples found nothing. It fires when one
+crisis class beats "none" by at least `margin` in the model's decision values: 0 is the
+model's own boundary, chosen by leave-one-set-out cross-validation (eval/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .classifier import Classifier, train
+from .models import IntentKind, KnowledgeBase
+from .normalise import normalise
+
+NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class TriageModelConfig:
+    enabled: bool = True
+    c: float = 1.0  # LinearSVC's regularisation (cross-validated with the margin)
+    margin: float = 0.0
+    # Start-up time and memory: above this, intents' "none" examples are thinned evenly.
+    max_examples: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHit:
+    intent: str
+    margin: float  # how far the class's decision value is above "none"'s
+
+
+class TriageModel:
+    def __init__(self, classifier: Classifier, labels: tuple[str, ...], margin: float) -> None:
+        self._classifier = classifier
+        self._margin = margin
+        rows = classifier.classes
+        self._none = int(np.flatnonzero(rows == labels.index(NONE))[0])
+        crisis = [i for i, r in enumerate(rows) if labels[r] != NONE]
+        self._crisis = np.asarray(crisis, dtype=np.intp)
+        self._crisis_labels = tuple(labels[rows[i]] for i in crisis)
+
+    @classmethod
+    def train(cls, kb: KnowledgeBase, config: TriageModelConfig) -> TriageModel | None:
+        """The model, or None when disabled, without crisis examples, or training failed
+        (logged by classifier.train; triage then runs on the rules alone)."""
+        if not config.enabled:
+            return None
+        texts, labels = training_set(kb, config.max_examples)
+        names = tuple(sorted(set(labels)))
+        if NONE not in names or len(names) < 2:
+            return None
+        rows = [names.index(label) for label in labels]
+        classifier = train(texts, rows, len(names), config.c, 1.0, "triage runs on the rules alone")
+        if classifier is None:
+            return None
+        return cls(classifier, names, config.margin)
+
+    def check(self, text: str) -> ModelHit | None:
+        """The crisis class the normalised text most likely is, if sure enough."""
+        d = self._classifier.decision(text)
+        crisis = d[self._crisis]
+        best = int(crisis.argmax())
+        margin = float(crisis[best] - d[self._none])
+        if margin < self._margin:
+            return None
+        return ModelHit(self._crisis_labels[best], margin)
+
+
+def training_set(kb: KnowledgeBase, max_examples: int | None = None) -> tuple[list[str], list[str]]:
+    """Normalised texts and their labels: a safety intent's id, or "none". Every crisis
+    example and every line of triage_examples.yaml is kept; on a knowledge base too big to
+    train on whole, the other intents' examples are thinned evenly down to `max_examples`."""
+    kept: list[tuple[str, str]] = []
+    others: list[str] = []
+    for intent in kb.intents.values():
+        if intent.kind is IntentKind.SAFETY:
+            kept += [(example, intent.id) for example in intent.examples]
+        else:
+            others += intent.examples
+    for label, examples in kb.triage_examples.items():
+        kept += [(example, label) for example in examples]
+    room = len(others) if max_examples is None else max(max_examples - len(kept), 0)
+    if room < len(others):
+        others = [others[i * len(others) // room] for i in range(room)]
+    kept += [(example, NONE) for example in others]
+    texts = [normalise(example, kb.replacements).text for example, _ in kept]
+    return texts, [label for _, label in kept]
