@@ -27,7 +27,7 @@ COPY --from=build /install /usr/local
 RUN python -c "from bot.loader import load; load()"
 USER 10001:10001
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=3s --start-period=40s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 # One worker per container: scale with replicas (each worker keeps its own metrics).
 CMD ["signpost", "serve", "--host", "0.0.0.0", "--port", "8000"]
