@@ -20,6 +20,7 @@ from .loader import load
 from .middleware import install_middleware
 from .safeguard import SafeResponder
 from .schemas import ChatRequest, ChatResponse, ErrorResponse, Status, Topic, TopicsResponse
+from .triage_model import TriageModelConfig
 
 log = logging.getLogger("signpost")
 
@@ -50,7 +51,9 @@ def _explain(exc: RequestValidationError) -> str:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or Engine(load(settings.kb_dir))
+    engine = engine or Engine(
+        load(settings.kb_dir), triage_model=TriageModelConfig(enabled=settings.triage_model)
+    )
     kb = engine.kb
     root = Path(kb.root)
     widget_dir = root / "web_widget"

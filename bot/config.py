@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to call the API from a browser (none).",
     )
 
+    # -- safety ----------------------------------------------------------------------------
+    triage_model: bool = Field(
+        default=True,
+        description="Ask the learned safety check when no safety rule fired (docs/OPERATIONS.md).",
+    )
+
     # -- operations ------------------------------------------------------------------------
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
 

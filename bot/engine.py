@@ -6,7 +6,6 @@ client sends back, so any replica can answer any message.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -136,8 +135,7 @@ class Engine:
             return None
         triage = self.kb.intents[found.intent].triage
         assert triage is not None
-        score = 1 / (1 + math.exp(-2 * found.margin))  # margin 0 -> 0.5, 1 -> 0.88
-        return SafetyHit(found.intent, triage.safety, triage.priority, "model", score=score)
+        return SafetyHit(found.intent, triage.safety, triage.priority, "model", score=found.score)
 
     def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the
@@ -189,6 +187,7 @@ class Engine:
             context=self._context(aud, known, topic or ctx.get("topic")),
             audience=aud,
             candidates=match.candidates[:5],
+            triaged_by=hit.reason,
         )
 
     def _topic_reply(
@@ -240,6 +239,7 @@ class Engine:
             context=self._context(aud, known, topic),
             audience=aud,
             candidates=match.candidates[:5],
+            triaged_by=hit.reason if hit is not None else None,
         )
 
     def _followup_reply(

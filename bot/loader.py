@@ -62,6 +62,32 @@ def default_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+class _ContentLoader(yaml.SafeLoader):
+    """YAML as editors mean it: only true/false are booleans (a line "no" or "yes" under a
+    list of messages stays text), and a key given twice is an error, not a silent overwrite
+    of everything under the first one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_ContentLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ContentLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 class _Collector:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -78,7 +104,7 @@ class _Collector:
 
     def read_yaml(self, path: Path) -> Any:
         try:
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
+            return yaml.load(path.read_text(encoding="utf-8"), Loader=_ContentLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark else "yaml"
@@ -90,8 +116,11 @@ class _Collector:
 
 def _str_list(c: _Collector, path: Path, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = data.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         c.add(path, key, "must be a list of text lines")
+        return ()
+    if any(isinstance(v, bool) for v in value):
+        c.add(path, key, "a line reads as true/false: put it in quotes to keep it as text")
         return ()
     return tuple(str(v).strip() for v in value if str(v).strip())
 

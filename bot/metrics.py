@@ -189,6 +189,13 @@ CHAT_REPLIES = REGISTRY.add(
         ("intent", "safety"),
     )
 )
+TRIAGE_MODEL_ANSWERS = REGISTRY.add(
+    Counter(
+        "signpost_triage_model_answers_total",
+        "Safety answers that came from the learned check (no rule fired), by intent id.",
+        ("intent",),
+    )
+)
 CHAT_FALLBACKS = REGISTRY.add(
     Counter("signpost_chat_fallbacks_total", "Chat replies that fell back (intent 'fallback').")
 )
@@ -228,8 +235,10 @@ def update_derived() -> None:
     CHAT_FALLBACK_RATIO.set(CHAT_FALLBACKS.total() / total if total else 0.0)
 
 
-def observe_chat(intent: str, safety: str) -> None:
+def observe_chat(intent: str, safety: str, triaged_by: str | None = None) -> None:
     CHAT_REPLIES.inc(intent, safety)
+    if triaged_by == "model":
+        TRIAGE_MODEL_ANSWERS.inc(intent)
     if intent == "fallback":
         CHAT_FALLBACKS.inc()
 

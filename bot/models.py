@@ -169,3 +169,6 @@ class Reply:
     audience: Audience
     candidates: tuple[Candidate, ...] = ()
     did_you_mean: bool = False  # suggestions are the close candidates of an unclear message
+    # What gave the safety answer: a rule ("pattern", "phrase", "combo"), "example" or
+    # "model" (the learned check); for metrics, never sent to the client.
+    triaged_by: str | None = None

@@ -73,8 +73,11 @@ class SafeResponder:
         return await run_in_threadpool(self, req)
 
     def __call__(self, req: ChatRequest) -> ChatResponse:
+        triaged_by = None
         try:
-            out = ChatResponse.of(self.engine.respond(req.message, req.audience, req.context))
+            reply = self.engine.respond(req.message, req.audience, req.context)
+            out = ChatResponse.of(reply)
+            triaged_by = reply.triaged_by
         except Exception as exc:
             name = type(exc).__name__
             metrics.CHAT_ERRORS.inc(name)
@@ -84,7 +87,7 @@ class SafeResponder:
                 extra={"fields": {"error": name}},
             )
             out = self.generic(req.audience)
-        metrics.observe_chat(out.intent, out.safety)
+        metrics.observe_chat(out.intent, out.safety, triaged_by)
         return out
 
     def generic(self, audience: str | None) -> ChatResponse:

@@ -7,13 +7,19 @@ content/triage_examples.yaml, plus every intent's examples (safety intents' as c
 others' as "none"). It is the same linear model as the matcher's (classifier.py), trained
 once at start-up in a child process, scored in numpy.
 
-It is asked only when the rules and the safety examples found nothing. It fires when one
-crisis class beats "none" by at least `margin` in the model's decision values: 0 is the
-model's own boundary, chosen by leave-one-set-out cross-validation (eval/README.md).
+It is asked only when the rules and the safety examples found nothing, and answers when the
+most likely crisis class beats "none" in the model's decision values. Two guards, chosen by
+leave-one-set-out cross-validation with an independent reviewer's false alarms in view
+(eval/SAFETY_SET.md, round 8): a message of under three words ("no", "help me") is too
+little to read, and an emergency answer or a refusal also needs its class to claim the
+message on its own (one-vs-rest decision value above 0), since those two are the most
+jarring answers to a harmless message.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,15 +28,21 @@ from .classifier import Classifier, train
 from .models import IntentKind, KnowledgeBase
 from .normalise import normalise
 
+log = logging.getLogger("signpost.triage")
+
 NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
 class TriageModelConfig:
     enabled: bool = True
-    c: float = 1.0  # LinearSVC's regularisation (cross-validated with the margin)
-    margin: float = 0.0
-    # Start-up time and memory: above this, intents' "none" examples are thinned evenly.
+    c: float = 1.0  # LinearSVC's regularisation
+    margin: float = 0.0  # how far the crisis class must beat "none"
+    min_words: int = 3
+    # Classes whose answer is the most jarring when wrong (999 first; a refusal).
+    own_boundary: frozenset[str] = frozenset({"immediate_danger", "harmful_request"})
+    # Start-up time and memory: above this many examples in all, the intents' non-safety
+    # examples are thinned evenly (crisis examples and triage_examples.yaml are always kept).
     max_examples: int = 20_000
 
 
@@ -39,11 +51,18 @@ class ModelHit:
     intent: str
     margin: float  # how far the class's decision value is above "none"'s
 
+    @property
+    def score(self) -> float:
+        """0.5 at the boundary, towards (never reaching) 1: a rule's certainty is 1."""
+        return min(0.5 * (1 + math.tanh(self.margin)), 0.99)
+
 
 class TriageModel:
-    def __init__(self, classifier: Classifier, labels: tuple[str, ...], margin: float) -> None:
+    def __init__(
+        self, classifier: Classifier, labels: tuple[str, ...], config: TriageModelConfig
+    ) -> None:
         self._classifier = classifier
-        self._margin = margin
+        self._config = config
         rows = classifier.classes
         self._none = int(np.flatnonzero(rows == labels.index(NONE))[0])
         crisis = [i for i, r in enumerate(rows) if labels[r] != NONE]
@@ -52,29 +71,34 @@ class TriageModel:
 
     @classmethod
     def train(cls, kb: KnowledgeBase, config: TriageModelConfig) -> TriageModel | None:
-        """The model, or None when disabled, without crisis examples, or training failed
-        (logged by classifier.train; triage then runs on the rules alone)."""
-        if not config.enabled:
+        """The model, or None when disabled, when content/triage_examples.yaml is absent or
+        names fewer than two crisis classes, or when training failed (logged)."""
+        if not config.enabled or not kb.triage_examples:
             return None
         texts, labels = training_set(kb, config.max_examples)
         names = tuple(sorted(set(labels)))
-        if NONE not in names or len(names) < 2:
+        if NONE not in names or len(names) < 3:  # the linear model needs three classes
+            log.warning("triage: too few classes to learn from; triage runs on the rules alone")
             return None
         rows = [names.index(label) for label in labels]
         classifier = train(texts, rows, len(names), config.c, 1.0, "triage runs on the rules alone")
         if classifier is None:
             return None
-        return cls(classifier, names, config.margin)
+        return cls(classifier, names, config)
 
     def check(self, text: str) -> ModelHit | None:
         """The crisis class the normalised text most likely is, if sure enough."""
+        cfg = self._config
+        if len(text.split()) < cfg.min_words:
+            return None
         d = self._classifier.decision(text)
         crisis = d[self._crisis]
         best = int(crisis.argmax())
+        label = self._crisis_labels[best]
         margin = float(crisis[best] - d[self._none])
-        if margin < self._margin:
+        if margin < cfg.margin or (label in cfg.own_boundary and crisis[best] <= 0):
             return None
-        return ModelHit(self._crisis_labels[best], margin)
+        return ModelHit(label, margin)
 
 
 def training_set(kb: KnowledgeBase, max_examples: int | None = None) -> tuple[list[str], list[str]]:
