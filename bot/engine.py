@@ -83,17 +83,21 @@ class Engine:
         text = norm.text
         aud, known = self._audience(audience, text, ctx)
         hit = self.triager.triage(text)
+        # The learned check needs no ranking, so it is asked first: a hit then ranks in full
+        # once. It still comes after a safety example, which is the surer of the two.
+        learned = self._safety_from_model(text) if hit is None else None
         # Topic answers only need the top of the ranking (see Matcher.rank); safety answers
         # use more of it (topic-first, addenda), so they are ranked in full.
-        match = self.matcher.match(text, full=hit is not None)
-        if hit is None and self._safety_from_examples(match, text) is not None:
-            # An example of a safety intent matched: decide on the full ranking, as it is used.
-            match = self.matcher.match(text)
-            hit = self._safety_from_examples(match, text)
-        if hit is None and self.triage_model is not None:
-            hit = self._safety_from_model(text)
-            if hit is not None:
+        full = hit is not None or learned is not None
+        match = self.matcher.match(text, full=full)
+        if hit is None:
+            example = self._safety_from_examples(match, text)
+            if example is not None and not full:
+                # Decide on the full ranking, as it is used: the shortlist can only make a
+                # safety example look better than it is, never worse.
                 match = self.matcher.match(text)
+                example = self._safety_from_examples(match, text)
+            hit = example or learned
         if hit is not None:
             if self._topic_first(hit, match, text):
                 return self._topic_reply(match, text, aud, known, ctx, hit)
@@ -129,7 +133,8 @@ class Engine:
 
     def _safety_from_model(self, text: str) -> SafetyHit | None:
         """The second net: wording the rules do not know that the model reads as a crisis."""
-        assert self.triage_model is not None
+        if self.triage_model is None:
+            return None
         found = self.triage_model.check(text)
         if found is None:
             return None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from collections.abc import Iterator
@@ -13,7 +14,6 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.loader import default_root, load
 from bot.models import KnowledgeBase
-from bot.triage_model import TriageModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "eval"
@@ -34,11 +34,13 @@ def engine(kb: KnowledgeBase) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def rules_engine(kb: KnowledgeBase) -> Engine:
+def rules_engine(engine: Engine) -> Engine:
     """Triage by the rules alone. The learned safety check is trained on the safety sets in
     eval/ (content/triage_examples.yaml), so recall on them says nothing about the rules
-    unless it is measured without it."""
-    return Engine(kb, triage_model=TriageModelConfig(enabled=False))
+    unless it is measured without it. The same matcher and rules, not trained twice."""
+    rules = copy.copy(engine)
+    rules.triage_model = None
+    return rules
 
 
 @pytest.fixture(scope="session")
