@@ -6,8 +6,9 @@ word pairs) learns from all of an intent's examples at once which pieces of word
 apart, so it generalises to phrasings no single example has ("what happens to him if he
 keeps the photo"). Cross-validation chose it (eval/README.md, round 6).
 
-Training runs once at start-up with scikit-learn, in a child process. Scoring a message is
-done here in numpy, the same arithmetic as scikit-learn's transform + decision_function
+Training runs with scikit-learn in a child process, once per content (`signpost train`, see
+bot/artefact.py), and the numbers are kept as plain arrays. Scoring a message is done here
+in numpy, the same arithmetic as scikit-learn's transform + decision_function
 (tests check that), but without its per-call overhead, which costs more than the rest of the
 matcher.
 """
@@ -172,22 +173,12 @@ class Classifier:
         return out
 
 
-def train(
-    texts: Sequence[str],
-    rows: Sequence[int],
-    n_rows: int,
-    c: float,
-    temperature: float,
-    without: str = "matching without it",
-) -> Classifier | None:
-    """A classifier, or None when there is too little to learn from (under three intents) or
-    training failed (logged as an error, saying what goes on `without` it).
-
-    Training runs in a short-lived child process: importing scikit-learn and SciPy costs a
-    server about 90 MB of memory for good, and the child's share is returned when it exits.
-    """
-    if len(set(rows)) < 3 or len(texts) < 10:
-        return None
+def fit_in_child(
+    texts: Sequence[str], rows: Sequence[int], c: float, without: str
+) -> Fitted | None:
+    """Train in a short-lived child process: importing scikit-learn and SciPy costs a server
+    about 90 MB of memory for good, and the child's share is returned when it exits. None
+    when training failed (logged as an error, saying what goes on `without` it)."""
     job = pickle.dumps((list(texts), list(rows), c))
     here = str(Path(__file__).resolve().parent.parent)  # so the child imports this same `bot`
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
@@ -209,8 +200,45 @@ def train(
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
         log.error("training the linear model failed (%s); %s", tail, without)
         return None
-    fitted = pickle.loads(done.stdout)  # our own child's output, never outside input
-    return Classifier(fitted, n_rows, temperature)
+    return pickle.loads(done.stdout)  # our own child's output, never outside input
+
+
+def learnable(texts: Sequence[str], rows: Sequence[int]) -> bool:
+    """Too little to learn from: under three classes or ten texts."""
+    return len(set(rows)) >= 3 and len(texts) >= 10
+
+
+def to_arrays(fitted: Fitted, prefix: str) -> dict[str, np.ndarray]:
+    """The model as plain arrays (no pickle), for numpy's .npz files."""
+    out = {f"{prefix}.words": np.asarray(fitted.words, dtype=str)}
+    for block in ("char", "word"):
+        vocab = getattr(fitted, f"{block}_vocabulary")
+        terms = np.empty(len(vocab), dtype=object)
+        for term, col in vocab.items():
+            terms[col] = term
+        out[f"{prefix}.{block}_terms"] = terms.astype(str)
+        out[f"{prefix}.{block}_idf"] = getattr(fitted, f"{block}_idf")
+        out[f"{prefix}.{block}_coef"] = getattr(fitted, f"{block}_coef")
+    out[f"{prefix}.classes"] = fitted.classes
+    out[f"{prefix}.intercept"] = fitted.intercept
+    return out
+
+
+def from_arrays(data: Any, prefix: str) -> Fitted:
+    def vocab(block: str) -> dict[str, int]:
+        return {t: i for i, t in enumerate(data[f"{prefix}.{block}_terms"].tolist())}
+
+    return Fitted(
+        classes=data[f"{prefix}.classes"].astype(np.intp),
+        intercept=data[f"{prefix}.intercept"],
+        char_vocabulary=vocab("char"),
+        char_idf=data[f"{prefix}.char_idf"],
+        char_coef=data[f"{prefix}.char_coef"],
+        word_vocabulary=vocab("word"),
+        word_idf=data[f"{prefix}.word_idf"],
+        word_coef=data[f"{prefix}.word_coef"],
+        words=tuple(data[f"{prefix}.words"].tolist()),
+    )
 
 
 def _main() -> None:

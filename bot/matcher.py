@@ -27,13 +27,14 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .classifier import train
-from .models import Candidate, IntentKind, KnowledgeBase
+from .artefact import ModelStore
+from .classifier import Classifier
+from .models import Candidate, Intent, IntentKind, KnowledgeBase
 from .normalise import normalise
 
 
@@ -103,71 +104,41 @@ def _sum_by_row(rows: list[np.ndarray], values: list[np.ndarray], n: int) -> np.
     return np.bincount(np.concatenate(rows), weights=np.concatenate(values), minlength=n)
 
 
+@dataclass(slots=True)
+class _Index:
+    """What the matcher gathers from the examples in one pass, before it builds its tables."""
+
+    ids: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)  # words pre-sorted (token_sort_ratio)
+    owners: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    # stem -> intent row -> how typical (examples using it, saturating; keywords high)
+    owned: dict[str, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
+    counts: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    totals: list[int] = field(default_factory=list)
+    full_forms: list[list[str]] = field(default_factory=list)  # examples, stop-words kept
+    learn_texts: list[str] = field(default_factory=list)  # the linear model's examples
+    learn_rows: list[int] = field(default_factory=list)
+
+
 class Matcher:
-    def __init__(self, kb: KnowledgeBase, config: MatcherConfig | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        config: MatcherConfig | None = None,
+        models: ModelStore | None = None,
+    ) -> None:
         self.kb = kb
-        self.config = cfg = config or MatcherConfig()
+        self.config = config or MatcherConfig()
         self._stop = kb.stopwords
         self._synonyms = {**{stem(k): v for k, v in kb.synonyms.items()}, **kb.synonyms}
         self._kinds = {i.id: i.kind for i in kb.intents.values()}
-        ids: list[str] = []
-        choices: list[str] = []  # words pre-sorted: ratio() on them IS token_sort_ratio
-        owners: list[str] = []
-        starts: list[int] = []
-        # stem -> intent -> how typical (examples using it, saturating; keywords high)
-        owned: dict[str, dict[int, float]] = defaultdict(dict)
-        counts: dict[str, dict[int, int]] = defaultdict(dict)  # examples using it (Bayes)
-        totals: list[int] = []
-        full_forms: list[list[str]] = []  # per intent: examples with stop-words kept
-        learn: tuple[list[str], list[int]] = ([], [])  # the classifier's examples and rows
+        index = _Index()
         for intent in kb.intents.values():
-            normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
-            texts = [t for t in (self.content_words(n) for n in normalised) if t]
-            surfaces = [self.fuzzy_form(n) for n in normalised if n]
-            full_forms.append([self._sorted_full(n) for n in normalised if n])
-            keywords = [
-                w
-                for kw in intent.keywords
-                for w in self.content_words(normalise(kw, kb.replacements).text).split()
-            ]
-            if not texts and not keywords:
-                full_forms.pop()
-                continue
-            row = len(ids)
-            ids.append(intent.id)
-            starts.append(len(choices))
-            # An intent with keywords but no examples still gets a (never matching) block.
-            # Only the best score per intent counts, so one copy of each sorted form is enough.
-            for t in dict.fromkeys(" ".join(sorted(t.split())) for t in surfaces or [""]):
-                choices.append(t)
-                owners.append(intent.id)
-            df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
-            totals.append(sum(df.values()))
-            for s, count in df.items():
-                owned[s][row] = min(1.0, count / TYPICAL_COUNT)
-                counts[s][row] = count
-            for w in keywords:
-                owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
-            if intent.kind is not IntentKind.SAFETY:  # safety has triage and its own threshold
-                learn[0].extend(n for n in normalised if n)
-                learn[1].extend(row for n in normalised if n)
-        self._ids = ids
-        self._classifier = (
-            train(*learn, len(ids), cfg.classifier_c, cfg.classifier_temperature)
-            if cfg.classifier_weight > 0 and len(learn[0]) <= cfg.classifier_max_examples
-            else None
-        )
-        self._choices = choices
-        self._owners = owners
-        self._starts = np.array(starts, dtype=np.intp)
-        ends = [*starts[1:], len(choices)]
-        self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
-        self._full_by_row = full_forms
-        # Rows fuzzy-scored even in a shortlist: all but the topics (few examples each, or,
-        # for out-of-scope, the evidence that a message is off-topic).
-        self._not_topics = np.array(
-            [r for r, i in enumerate(ids) if self._kinds[i] is not IntentKind.TOPIC], dtype=np.intp
-        )
+            self._add_intent(index, intent)
+        self._ids = ids = index.ids
+        self._classifier = self._linear_model(index, models or ModelStore(cache=None))
+        self._set_fuzzy(index)
         # Per intent with `requires`: the stems that define it ("online" for online abuse).
         self._requires = {
             row: frozenset(
@@ -178,6 +149,68 @@ class Matcher:
             for row, iid in enumerate(ids)
             if kb.intents[iid].requires
         }
+        self._set_evidence(index)
+        self._set_bayes(index)
+
+    def _add_intent(self, index: _Index, intent: Intent) -> None:
+        kb, cfg = self.kb, self.config
+        normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
+        texts = [t for t in (self.content_words(n) for n in normalised) if t]
+        surfaces = [self.fuzzy_form(n) for n in normalised if n]
+        keywords = [
+            w
+            for kw in intent.keywords
+            for w in self.content_words(normalise(kw, kb.replacements).text).split()
+        ]
+        if not texts and not keywords:
+            return
+        index.full_forms.append([self._sorted_full(n) for n in normalised if n])
+        row = len(index.ids)
+        index.ids.append(intent.id)
+        index.starts.append(len(index.choices))
+        # An intent with keywords but no examples still gets a (never matching) block.
+        # Only the best score per intent counts, so one copy of each sorted form is enough.
+        for t in dict.fromkeys(" ".join(sorted(t.split())) for t in surfaces or [""]):
+            index.choices.append(t)
+            index.owners.append(intent.id)
+        df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
+        index.totals.append(sum(df.values()))
+        for s, count in df.items():
+            index.owned[s][row] = min(1.0, count / TYPICAL_COUNT)
+            index.counts[s][row] = count
+        for w in keywords:
+            index.owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
+        if intent.kind is not IntentKind.SAFETY:  # safety is the safety stage's (assess.py)
+            index.learn_texts.extend(n for n in normalised if n)
+            index.learn_rows.extend(row for n in normalised if n)
+
+    def _linear_model(self, index: _Index, models: ModelStore) -> Classifier | None:
+        cfg = self.config
+        if cfg.classifier_weight <= 0 or len(index.learn_texts) > cfg.classifier_max_examples:
+            return None
+        fitted = models.get(
+            "matcher", index.learn_texts, index.learn_rows, cfg.classifier_c, "matching without it"
+        )
+        if fitted is None:
+            return None
+        return Classifier(fitted, len(index.ids), cfg.classifier_temperature)
+
+    def _set_fuzzy(self, index: _Index) -> None:
+        ids, choices, starts = index.ids, index.choices, index.starts
+        self._choices = choices
+        self._owners = index.owners
+        self._starts = np.array(starts, dtype=np.intp)
+        ends = [*starts[1:], len(choices)]
+        self._by_row = [choices[a:b] for a, b in zip(starts, ends, strict=True)]
+        self._full_by_row = index.full_forms
+        # Rows fuzzy-scored even in a shortlist: all but the topics (few examples each, or,
+        # for out-of-scope, the evidence that a message is off-topic).
+        self._not_topics = np.array(
+            [r for r, i in enumerate(ids) if self._kinds[i] is not IntentKind.TOPIC], dtype=np.intp
+        )
+
+    def _set_evidence(self, index: _Index) -> None:
+        ids, owned = self._ids, index.owned
         n_rows = max(1, len(ids))
         oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
@@ -197,10 +230,13 @@ class Matcher:
                 if len(rows) == 1 and rows[0] == self._oos_row:
                     weights[0] = max(weights[0], self._idf[s])
         self._vocab = list(self._postings)
-        self._unknown_idf = cfg.unknown_weight * math.log(1 + n_rows)
+        self._unknown_idf = self.config.unknown_weight * math.log(1 + n_rows)
+
+    def _set_bayes(self, index: _Index) -> None:
         # Naive Bayes, kept sparse: a word adds log(count + alpha) - log(alpha) to the intents
         # that use it; every known word costs each intent log(alpha / its smoothed total).
-        alpha = cfg.bayes_alpha
+        alpha = self.config.bayes_alpha
+        counts = index.counts
         self._bayes = {
             s: (
                 np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
@@ -208,12 +244,12 @@ class Matcher:
             )
             for s, by in counts.items()
         }
-        smoothed = np.array(totals, dtype=np.float64) + alpha * max(1, len(counts))
+        smoothed = np.array(index.totals, dtype=np.float64) + alpha * max(1, len(counts))
         self._bayes_base = math.log(alpha) - np.log(smoothed)
         # The vote is between the intents a match can answer with: topics and conversation.
-        # Safety intents keep their own score (the engine compares it with a threshold).
+        # Safety intents keep their own score (the safety stage compares it with a threshold).
         self._answerable = np.array(
-            [self._kinds[i] in (IntentKind.TOPIC, IntentKind.CONVERSATION) for i in ids],
+            [self._kinds[i] in (IntentKind.TOPIC, IntentKind.CONVERSATION) for i in self._ids],
             dtype=bool,
         )
 

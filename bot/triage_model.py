@@ -5,7 +5,7 @@ people who never saw them found that about a third of unseen wordings got no saf
 (eval/SAFETY_SET.md). This model learns from the same kind of messages, grouped by class in
 content/triage_examples.yaml, plus every intent's examples (safety intents' as crises, all
 others' as "none"). It is the same linear model as the matcher's (classifier.py), trained
-once at start-up in a child process, scored in numpy.
+once per content by `signpost train` (bot/artefact.py), scored in numpy.
 
 It is asked only when the rules and the safety examples found nothing, and answers when the
 most likely crisis class beats "none" in the model's decision values. Two guards, chosen by
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classifier import Classifier, train
+from .artefact import ModelStore
+from .classifier import Classifier
 from .models import IntentKind, KnowledgeBase
 from .normalise import normalise
 
@@ -70,9 +71,12 @@ class TriageModel:
         self._crisis_labels = tuple(labels[rows[i]] for i in crisis)
 
     @classmethod
-    def train(cls, kb: KnowledgeBase, config: TriageModelConfig) -> TriageModel | None:
-        """The model, or None when disabled, when content/triage_examples.yaml is absent or
-        names fewer than two crisis classes, or when training failed (logged)."""
+    def train(
+        cls, kb: KnowledgeBase, config: TriageModelConfig, models: ModelStore | None = None
+    ) -> TriageModel | None:
+        """The model (built by `signpost train`, or trained now), or None when disabled, when
+        content/triage_examples.yaml is absent or names fewer than two crisis classes, or
+        when training failed (logged)."""
         if not config.enabled or not kb.triage_examples:
             return None
         texts, labels = training_set(kb, config.max_examples)
@@ -81,10 +85,11 @@ class TriageModel:
             log.warning("triage: too few classes to learn from; triage runs on the rules alone")
             return None
         rows = [names.index(label) for label in labels]
-        classifier = train(texts, rows, len(names), config.c, 1.0, "triage runs on the rules alone")
-        if classifier is None:
+        store = models or ModelStore(cache=None)
+        fitted = store.get("triage", texts, rows, config.c, "triage runs on the rules alone")
+        if fitted is None:
             return None
-        return cls(classifier, names, config)
+        return cls(Classifier(fitted, len(names), 1.0), names, config)
 
     def check(self, text: str) -> ModelHit | None:
         """The crisis class the normalised text most likely is, if sure enough."""
