@@ -1,9 +1,9 @@
 """Learned parts, trained once (`signpost train`) and loaded, like `rasa train`.
 
 Each learned model is a *job*: its training texts, labels and settings. A job's key is a
-hash of exactly those, of the artefact format and of scikit-learn's version, so a model is
-reused only when training again would give the same numbers; any change to the content (or
-to how it is normalised) retrains just the models it touches.
+hash of exactly those and of the artefact format, so a model is reused only for the data it
+was trained on; any change to the content (or to how it is normalised) retrains just the
+models it touches.
 
 Models are stored as plain arrays in numpy .npz files (no pickle). Where a job is looked
 for, first found first:
@@ -26,7 +26,6 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +38,9 @@ FORMAT = 1  # bump when the arrays saved for a model change meaning
 PACKAGED = Path(__file__).parent / "_kb" / "model.npz"
 
 
-def _sklearn_version() -> str:
-    try:
-        return metadata.version("scikit-learn")
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
 def job_key(name: str, texts: Sequence[str], rows: Sequence[int], c: float) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([FORMAT, _sklearn_version(), name, c]).encode())
+    h.update(json.dumps([FORMAT, name, c]).encode())
     for text, row in zip(texts, rows, strict=True):
         h.update(f"{row}\t{text}\n".encode())
     return f"{name}-{h.hexdigest()[:20]}"

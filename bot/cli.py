@@ -1,4 +1,4 @@
-"""The `signpost` command: serve, chat, validate, eval."""
+"""The `signpost` command: serve, chat, validate, train, eval."""
 
 from __future__ import annotations
 
@@ -89,6 +89,38 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Build every learned part for this content: into the cache, or with `--out` into one
+    artefact file (what the wheel and the Docker image ship). Up-to-date models are reused
+    unless `--force`."""
+    import time
+
+    from . import artefact
+    from .engine import Engine
+    from .loader import load
+
+    started = time.perf_counter()
+    out = Path(args.out) if args.out else None
+    cache = artefact.cache_dir()
+    if args.force:  # nothing found: everything trains, and is written below
+        store = artefact.ModelStore(cache=None)
+    else:
+        store = artefact.ModelStore(files=[p for p in (out, artefact.PACKAGED) if p], cache=cache)
+    Engine(load(args.kb), models=store)
+    if out:
+        artefact.write(store.used, out)
+    elif args.force:
+        for key, fitted in store.used.items():
+            artefact.write({key: fitted}, cache / f"{key}.npz")
+    n, trained = len(store.used), len(store.trained)
+    took = time.perf_counter() - started
+    print(
+        f"signpost train: {n} model(s), {trained} trained, {n - trained} up to date"
+        f" ({took:.1f} s) -> {out or cache}"
+    )
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .engine import Engine
@@ -141,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check intents and content; exit 1 on any error")
     v.set_defaults(func=_validate)
+
+    t = sub.add_parser("train", help="build the learned parts once (serve, chat, eval load them)")
+    t.add_argument("--out", help="write one artefact file here (default: the cache folder)")
+    t.add_argument("--force", action="store_true", help="train again even if up to date")
+    t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate on labelled JSONL cases")
     e.add_argument("files", nargs="*", help="JSONL files (default: the eval/ splits)")

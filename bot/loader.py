@@ -62,7 +62,7 @@ def default_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-class _ContentLoader(yaml.SafeLoader):
+class _ContentLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present
     """YAML as editors mean it: only true/false are booleans (a line "no" or "yes" under a
     list of messages stays text), and a key given twice is an error, not a silent overwrite
     of everything under the first one."""

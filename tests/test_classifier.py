@@ -11,7 +11,8 @@ import pytest
 from scipy.sparse import hstack
 
 from bot import evaluate
-from bot.classifier import Classifier, char_ngrams, fit, train, word_ngrams
+from bot.artefact import ModelStore
+from bot.classifier import Classifier, char_ngrams, fit, fit_in_child, learnable, word_ngrams
 from bot.engine import Engine
 from bot.loader import load
 from bot.normalise import normalise
@@ -52,7 +53,7 @@ def model(engine: Engine) -> Classifier:
     return clf
 
 
-def test_the_engine_trains_the_same_model_in_its_child_process(
+def test_the_engine_loads_the_same_model_its_child_process_trained(
     model: Classifier, trained: tuple[Classifier, Any]
 ) -> None:
     ours, _ = trained
@@ -93,8 +94,11 @@ def test_scores_are_a_distribution_over_the_learned_intents(
 
 
 def test_too_little_to_learn_from() -> None:
-    assert train(["hi", "hello"] * 5, [0, 1] * 5, 2, 0.5, 5.0) is None
-    assert train(["a b", "c d", "e f"], [0, 1, 2], 3, 0.5, 5.0) is None
+    assert not learnable(["hi", "hello"] * 5, [0, 1] * 5)
+    assert not learnable(["a b", "c d", "e f"], [0, 1, 2])
+    store = ModelStore(cache=None)
+    assert store.get("matcher", ["hi", "hello"] * 5, [0, 1] * 5, 0.5, "without it") is None
+    assert not store.trained
 
 
 def test_the_server_process_never_imports_scikit_learn() -> None:
@@ -116,9 +120,10 @@ def test_a_failed_training_is_logged_and_matching_goes_on(
     monkeypatch.setattr(c.sys, "executable", sys.executable + "-missing")
     texts = ["what is grooming", "hello there", "dog grooming prices"] * 5
     with caplog.at_level("ERROR", logger="signpost.matcher"):
-        assert c.train(texts, [0, 1, 2] * 5, 3, 0.5, 5.0) is None
+        assert fit_in_child(texts, [0, 1, 2] * 5, 0.5, "matching without it") is None
     assert "matching without it" in caplog.text
     caplog.clear()
     with caplog.at_level("ERROR", logger="signpost.matcher"):
-        assert TriageModel.train(load(), TriageModelConfig()) is None
+        # Nothing built to load from: it must train, and fails.
+        assert TriageModel.train(load(), TriageModelConfig(), ModelStore(cache=None)) is None
     assert "triage runs on the rules alone" in caplog.text

@@ -1,16 +1,45 @@
-"""The `signpost` command, run as a real subprocess."""
+"""The `signpost` command: in this process through its entry point (as datasette's tests
+do), and a real subprocess where the process itself is what is tested."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from bot.cli import main
 from tests.conftest import ROOT
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, stdin: str | None = None) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = int(exc.code or 0)
+    finally:
+        sys.stdin = old_stdin
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def subprocess_run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -22,10 +51,36 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 
 
 def test_validate_passes_and_prints_the_grade_table() -> None:
-    r = run("validate")
+    r = subprocess_run("validate")  # the real process: entry point, exit code, output
     assert r.returncode == 0, r.stdout + r.stderr
     assert "grade" in r.stdout and "OK" in r.stdout
     assert "online_grooming" in r.stdout
+
+
+def test_chat_in_a_real_terminal_process() -> None:
+    r = subprocess_run("chat", stdin="what is sextortion\nquit\n")
+    assert r.returncode == 0, r.stderr
+    assert "coercion_and_blackmail" in r.stdout and "Childline" in r.stdout
+
+
+def test_train_builds_once_then_finds_everything_up_to_date(tmp_path: Path) -> None:
+    out = tmp_path / "model.npz"
+    first = run("train", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert out.is_file() and "2 model(s)" in first.stdout
+    again = run("train", "--out", str(out))
+    assert again.returncode == 0 and "0 trained, 2 up to date" in again.stdout
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    r = run("fly")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.parametrize("args", [("eval", "--fail-under", "x"), ("chat", "--audience", "cat")])
+def test_bad_options_are_usage_errors(args: tuple[str, ...]) -> None:
+    r = run(*args)
+    assert r.returncode == 2 and "usage:" in r.stderr
 
 
 def test_validate_fails_on_a_broken_intent(kb_copy: Path) -> None:
