@@ -8,20 +8,32 @@ Precedence, in the order `SafetyStage.assess` checks it:
    ranks above every topic;
 3. the learned check (triage_model.py), for crisis wording no rule knows.
 
-The first that fires gives the verdict: the safety class, its level, what decided it, and
-what the message is also about (a topic to offer, the class's addendum for it, and whether
-the question is answered topic first at the class's urgency).
+The first that fires gives the class. The situation (situation.py: who is speaking, how
+urgent, what about) then decides the answer, in this order:
+
+- a finder of abuse images, or an adult worried about another adult, gets their own answer,
+  never the refusal; someone asking for help with their own thoughts is never refused;
+- self-harm told together with another harm leads with the self-harm help;
+- a crisis happening now is an emergency: 999 first;
+- a friend telling about a friend's crisis gets how to help them;
+- a message nothing placed but that carries distress gets "something might be wrong" with
+  999 and a helpline first, never "Sorry, I didn't understand".
+
+The verdict says the answer's intent, its level, what decided it, and what the message is
+also about (a topic to offer, the class's addendum for it, and whether the question is
+answered topic first at the class's urgency).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 
 from .matcher import Match, Matcher
-from .models import IntentKind, KnowledgeBase, Safety
+from .models import FALLBACK, IntentKind, KnowledgeBase, Safety
 from .safety import SafetyHit, Triager
+from .situation import Situation, SituationReader, SituationRules, Speaker, Urgency
 from .triage_model import TriageModel
 
 # A safety intent reached through its example questions (not its rules) must score this high.
@@ -36,6 +48,18 @@ class Source(StrEnum):
     COMBO = "combo"
     EXAMPLE = "example"
     MODEL = "model"
+    SITUATION = "situation"  # no class fired: the speaker's own answer
+    DISTRESS = "distress"  # no class fired and nothing matched, but the words carry distress
+
+
+HARM = "harmful_request"
+OWN_THOUGHTS = "worried_about_own_thoughts"
+SELF_HARM = "self_harm"
+DISCLOSURE = "disclosure"
+DANGER = "immediate_danger"
+CRISIS = frozenset({DANGER, DISCLOSURE, SELF_HARM})
+# Classes a finder's or a worried adult's words can set off without them being either.
+SPEAKER_OVERRIDES = frozenset({HARM, OWN_THOUGHTS, DISCLOSURE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +71,17 @@ class Verdict:
     topic: str | None = None  # a topic the message is also about, offered as a follow-up
     addendum: str | None = None  # the class's extra answer for that topic (an answer id)
     topic_first: bool = False  # answer the topic's question first, at this class's urgency
+    situation: Situation = field(default_factory=Situation)
+    answer: str | None = None  # an answer id instead of the intent's own
+    lead: str | None = None  # an answer id put first (999 when it is happening now)
+    also: str | None = None  # another class told in the same message, whose helplines follow
+    first: tuple[str, ...] = ()  # helpline ids that come first
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    situation: Situation
+    verdict: Verdict | None = None
 
 
 class Ranking:
@@ -79,18 +114,36 @@ class SafetyStage:
         triager: Triager,
         model: TriageModel | None,
         offer_floor: float,
+        rules: SituationRules | None = None,
     ) -> None:
         self.kb = kb
         self.triager = triager
         self.model = model
         self.offer_floor = offer_floor  # a topic scoring this high is worth offering
+        self.rules = rules or SituationRules()
+        self.reader = SituationReader(self.rules)
 
-    def assess(self, text: str, ranking: Ranking) -> Verdict | None:
-        """The safety verdict for the normalised text, or None when nothing fired."""
-        hit = self.triager.triage(text) or self._example(text, ranking) or self._model(text)
+    def assess(self, text: str, ranking: Ranking) -> Assessment:
+        """The situation, and the safety verdict when one applies, for the normalised text."""
+        rule = self.triager.triage(text)
+        hit = rule or self._example(text, ranking) or self._model(text)
+        present = hit.concepts if hit and hit.concepts is not None else None
+        if present is None:
+            present = self.triager.concepts_in(self.triager.correct(text))
+        speaker = self.reader.speaker(present, hit.intent if hit else None)
         if hit is None:
-            return None
+            return self._without_class(ranking, present, speaker)
         match = ranking.full
+        others = {h.intent for h in self.triager.hits(text)} if rule else set()
+        urgency = self.reader.urgency(present, hit.safety is Safety.EMERGENCY, hit.intent in CRISIS)
+        if self.reader.self_harm(present):
+            others.add(SELF_HARM)
+        verdict = self._class_verdict(hit, match, text)
+        verdict = self._route(verdict, speaker, urgency, others)
+        situation = Situation(speaker, urgency, self._topics(verdict))
+        return Assessment(situation, replace(verdict, situation=situation))
+
+    def _class_verdict(self, hit: SafetyHit, match: Match, text: str) -> Verdict:
         topic = self._topic_to_offer(match)
         triage = self.kb.intents[hit.intent].triage
         assert triage is not None
@@ -104,6 +157,73 @@ class SafetyStage:
             addendum=triage.addenda.get(topic) if topic else None,
             topic_first=self._topic_first(hit, match, text),
         )
+
+    def _route(self, v: Verdict, speaker: Speaker, urgency: Urgency, others: set[str]) -> Verdict:
+        """What the situation changes about the class's own answer (see the module doc)."""
+        rules = self.rules
+        target = rules.answer_speaker.get(speaker)
+        if target and v.intent in SPEAKER_OVERRIDES:
+            return replace(v, intent=target, level=Safety.URGENT, addendum=None, topic_first=False)
+        if speaker is Speaker.OWN_THOUGHTS and v.intent == HARM:
+            return replace(v, intent=OWN_THOUGHTS, addendum=None, topic_first=False)
+        if v.intent == HARM:
+            return v
+        if SELF_HARM in others and v.intent in CRISIS - {SELF_HARM}:
+            level = max(v.level, Safety.URGENT, key=_rank)
+            v = replace(v, intent=SELF_HARM, also=v.intent, level=level, topic_first=False)
+        if v.intent == SELF_HARM and (v.also or v.topic):
+            v = replace(v, addendum=rules.self_harm_also)
+        if urgency is Urgency.NOW and v.intent in CRISIS:
+            lead = None if v.intent == DANGER else rules.emergency_lead
+            return replace(v, level=Safety.EMERGENCY, lead=lead, topic_first=False)
+        if speaker is Speaker.FRIEND and v.intent == DISCLOSURE and rules.friend_help:
+            return replace(v, intent=rules.friend_help, addendum=None, topic_first=False)
+        return v
+
+    def _without_class(
+        self, ranking: Ranking, present: frozenset[str], speaker: Speaker
+    ) -> Assessment:
+        urgency = self.reader.urgency(present, False, False)
+        match = ranking.best()
+        target = self.rules.answer_speaker.get(speaker)
+        if target and match.intent == FALLBACK:
+            # Nothing else placed it: the speaker's own answer, not "didn't understand".
+            situation = Situation(speaker, urgency, (target,))
+            verdict = Verdict(target, Safety.NONE, Source.SITUATION, 1.0, situation=situation)
+            return Assessment(situation, verdict)
+        topics = (match.intent,) if match.intent != FALLBACK else ()
+        if self.reader.self_harm(present):
+            # Self-harm no rule caught, told with or without another topic: its help leads.
+            situation = Situation(speaker, urgency, (SELF_HARM, *topics))
+            now = urgency is Urgency.NOW
+            verdict = Verdict(
+                SELF_HARM,
+                Safety.EMERGENCY if now else Safety.URGENT,
+                Source.SITUATION,
+                1.0,
+                topic=topics[0] if topics else None,
+                addendum=self.rules.self_harm_also if topics else None,
+                situation=situation,
+                lead=self.rules.emergency_lead if now else None,
+            )
+            return Assessment(situation, verdict)
+        situation = Situation(speaker, urgency, topics)
+        if match.intent == FALLBACK and self.rules.distress and self.reader.distressed(present):
+            now = urgency is Urgency.NOW
+            verdict = Verdict(
+                FALLBACK,
+                Safety.EMERGENCY if now else Safety.URGENT,
+                Source.DISTRESS,
+                1.0,
+                situation=situation,
+                answer=self.rules.distress,
+                first=("emergency",),
+            )
+            return Assessment(situation, verdict)
+        return Assessment(situation)
+
+    def _topics(self, v: Verdict) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for t in (v.intent, v.also, v.topic) if t))
 
     def _example(self, text: str, ranking: Ranking) -> SafetyHit | None:
         # The top of the ranking can only make a safety example look better than in the
@@ -158,3 +278,7 @@ class SafetyStage:
             if intent and intent.kind is IntentKind.TOPIC and c.score >= self.offer_floor:
                 return c.intent
         return None
+
+
+def _rank(level: Safety) -> int:
+    return (Safety.NONE, Safety.URGENT, Safety.EMERGENCY).index(level)

@@ -8,7 +8,7 @@ except the contract's fallback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .assess import Verdict
@@ -26,6 +26,7 @@ from .models import (
     Suggestion,
 )
 from .routing import FollowUpAnswer, Routing
+from .situation import Situation
 
 CONTEXT_VERSION = 1
 DID_YOU_MEAN = "did_you_mean"
@@ -50,6 +51,7 @@ class Turn:
     context: Mapping[str, Any]  # cleaned (see clean_context)
     match: Match
     verdict: Verdict | None = None
+    situation: Situation | None = None
 
 
 def audience(routing: Routing, given: str | None, text: str, ctx: Mapping[str, Any]) -> Who:
@@ -66,6 +68,11 @@ def audience(routing: Routing, given: str | None, text: str, ctx: Mapping[str, A
 
 
 def reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
+    out = _reply(kb, routing, turn)
+    return replace(out, situation=turn.situation)
+
+
+def _reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
     v = turn.verdict
     if v is not None and not v.topic_first:
         return safety_reply(kb, turn, v)
@@ -83,16 +90,17 @@ def reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
 def safety_reply(kb: KnowledgeBase, turn: Turn, v: Verdict) -> Reply:
     aud, known = turn.who.audience, turn.who.known
     intent = kb.intents[v.intent]
-    text = answer_text(kb, intent.answer, aud)
-    if v.addendum:
-        text = f"{text}\n\n{answer_text(kb, v.addendum, aud)}"
-    extra = [topic_suggestion(kb.intents[v.topic])] if v.topic else []
+    parts = [v.lead, v.answer or intent.answer, v.addendum]
+    text = "\n\n".join(answer_text(kb, p, aud) for p in parts if p)
+    extra = [topic_suggestion(kb.intents[v.topic])] if v.topic and v.topic != intent.id else []
+    also = kb.intents[v.also].signposts[aud] if v.also else ()
+    ids = [*v.first, *intent.signposts[aud], *also]
     return Reply(
         intent=intent.id,
         confidence=round(v.score, 3),
         safety=v.level,
         answer=text,
-        signposts=signposts(kb, intent.signposts[aud], aud, v.level, known),
+        signposts=signposts(kb, ids, aud, v.level, known),
         suggestions=merge_suggestions(extra, intent.suggestions),
         context=context(kb, turn.who, v.topic or turn.context.get("topic")),
         audience=aud,

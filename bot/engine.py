@@ -17,7 +17,8 @@ from .matcher import Matcher, MatcherConfig
 from .models import Candidate, KnowledgeBase, Reply
 from .normalise import normalise
 from .routing import load_routing
-from .safety import Triager
+from .safety import Triager, rule_concepts
+from .situation import load_situation
 from .triage_model import TriageModel, TriageModelConfig
 
 
@@ -35,12 +36,14 @@ class Engine:
         self.routing = load_routing(kb)
         self.models = models or ModelStore.default()
         self.matcher = Matcher(kb, config, self.models)
-        self.triager = Triager(kb)
+        situation = load_situation(kb)
+        self.triager = Triager(kb, frozenset(situation.concepts() - rule_concepts(kb)))
         self.safety = SafetyStage(
             kb,
             self.triager,
             TriageModel.train(kb, triage_model or TriageModelConfig(), self.models),
             self.matcher.config.suggest_floor,
+            situation,
         )
 
     @property
@@ -50,7 +53,8 @@ class Engine:
     @triage_model.setter
     def triage_model(self, model: TriageModel | None) -> None:
         # A copy of an engine without its learned check (tests of the rules alone).
-        self.safety = SafetyStage(self.kb, self.triager, model, self.safety.offer_floor)
+        stage = self.safety
+        self.safety = SafetyStage(self.kb, self.triager, model, stage.offer_floor, stage.rules)
 
     @classmethod
     def from_path(cls, root: str | None = None) -> Engine:
@@ -66,8 +70,8 @@ class Engine:
         text = normalise(message, self.kb.replacements).text
         who = compose.audience(self.routing, audience, text, ctx)
         ranking = Ranking(self.matcher, text)
-        verdict = self.safety.assess(text, ranking)
-        turn = compose.Turn(text, who, ctx, ranking.best(), verdict)
+        assessed = self.safety.assess(text, ranking)
+        turn = compose.Turn(text, who, ctx, ranking.best(), assessed.verdict, assessed.situation)
         return compose.reply(self.kb, self.routing, turn)
 
 

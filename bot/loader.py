@@ -30,7 +30,7 @@ from .models import (
 
 MIN_EXAMPLES = 15
 # Answers the engine uses that belong to no single intent.
-EXTRA_ANSWERS = ("did_you_mean",)
+EXTRA_ANSWERS = ("did_you_mean", "emergency_lead", "self_harm_also", "something_wrong")
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\.([a-z]+)\}")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 

@@ -169,6 +169,8 @@ class Reply:
     audience: Audience
     candidates: tuple[Candidate, ...] = ()
     did_you_mean: bool = False  # suggestions are the close candidates of an unclear message
-    # What gave the safety answer: a rule ("pattern", "phrase", "combo"), "example" or
-    # "model" (the learned check); for metrics, never sent to the client.
+    # What gave the safety answer: a rule ("pattern", "phrase", "combo"), "example",
+    # "model" (the learned check), "situation" or "distress"; for metrics, never sent.
     triaged_by: str | None = None
+    # What the bot understood: situation.Situation (who is speaking, how urgent, topics).
+    situation: object | None = None

@@ -37,9 +37,7 @@ class Routing(BaseModel):
 
     follow_ups: FollowUps = FollowUps()
     without_topic: dict[str, str] = Field(default_factory=dict)
-    audience_cues: dict[Literal["parent", "young_person"], list[str]] = Field(
-        default_factory=dict
-    )
+    audience_cues: dict[Literal["parent", "young_person"], list[str]] = Field(default_factory=dict)
     _cues: list[tuple[Audience, re.Pattern[str]]] = PrivateAttr(default_factory=list)
 
     @field_validator("audience_cues")

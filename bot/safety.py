@@ -65,8 +65,21 @@ def concept_words(concepts: Mapping[str, Iterable[str]]) -> set[str]:
     }
 
 
+def rule_concepts(kb: KnowledgeBase) -> frozenset[str]:
+    """The concepts some safety intent's rules name."""
+    return frozenset(
+        name.lstrip("!")
+        for intent in kb.safety_intents()
+        if intent.triage is not None
+        for combo in (*intent.triage.combos, *intent.triage.topic_first)
+        for name in combo
+    )
+
+
 class Triager:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, reading_only: frozenset[str] = frozenset()) -> None:
+        """`reading_only`: concepts used only to read the situation (situation.py); their
+        words are never targets of the typo corrector ("tripped" must not become "trapped")."""
         # Every regex goes through one screen: a message is scanned once for all their
         # required literals, and most regexes are then skipped without running.
         self._screen = screen = Screen()
@@ -97,7 +110,8 @@ class Triager:
             intent.id: tuple(_split(combo) for combo in rule.topic_first)
             for intent, rule, _ in rules
         }
-        self._concept_vocab = sorted(concept_words(kb.concepts))
+        typo_targets = {k: v for k, v in kb.concepts.items() if k not in reading_only}
+        self._concept_vocab = sorted(concept_words(typo_targets))
         # Words we know as words: never "corrected" into a concept word.
         known = set(self._concept_vocab) | set(kb.stopwords) | set(kb.replacements.values())
         for intent in kb.intents.values():

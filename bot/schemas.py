@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import Helpline, Reply
+from .situation import Situation
 
 MAX_MESSAGE = 1000
 
@@ -66,6 +67,29 @@ class SuggestionOut(BaseModel):
     message: str
 
 
+class SituationOut(BaseModel):
+    speaker: Literal[
+        "self",
+        "friend",
+        "parent_or_carer",
+        "worried_about_adult",
+        "finder",
+        "own_thoughts",
+        "seeking_to_harm",
+        "unknown",
+    ] = Field(description="Who the bot understood is speaking.")
+    urgency: Literal["now", "ongoing", "past", "general"] = Field(
+        description="Whether it is happening now, keeps happening, happened before, or a question."
+    )
+    topics: list[str] = Field(description="Intent ids the message is about, main first.")
+
+    @classmethod
+    def of(cls, s: Situation | None) -> SituationOut:
+        if s is None:
+            return cls(speaker="unknown", urgency="general", topics=[])
+        return cls(speaker=s.speaker.value, urgency=s.urgency.value, topics=list(s.topics))
+
+
 class ChatResponse(BaseModel):
     intent: str
     confidence: float = Field(ge=0, le=1)
@@ -78,6 +102,7 @@ class ChatResponse(BaseModel):
     did_you_mean: bool = Field(
         default=False, description="True when `suggestions` are guesses at what was meant."
     )
+    situation: SituationOut = Field(description="What the bot understood of the situation.")
 
     @classmethod
     def of(cls, r: Reply) -> ChatResponse:
@@ -91,6 +116,7 @@ class ChatResponse(BaseModel):
             context=r.context,
             audience=r.audience,
             did_you_mean=r.did_you_mean,
+            situation=SituationOut.of(r.situation),  # type: ignore[arg-type]
         )
 
 

@@ -15,7 +15,7 @@ from bot.triage_model import ModelHit
 
 def assess(engine: Engine, text: str) -> Verdict | None:
     norm = normalise(text, engine.kb.replacements).text
-    return engine.safety.assess(norm, Ranking(engine.matcher, norm))
+    return engine.safety.assess(norm, Ranking(engine.matcher, norm)).verdict
 
 
 # text -> (class, level, what decided it, answered topic first)
@@ -100,7 +100,7 @@ def _without_rules(engine: Engine) -> Engine:
     triager = copy.copy(engine.triager)
     triager.triage = lambda text: None  # type: ignore[method-assign]
     quiet.triager = triager
-    quiet.safety = SafetyStage(engine.kb, triager, engine.safety.model, 0.35)
+    quiet.safety = SafetyStage(engine.kb, triager, engine.safety.model, 0.35, engine.safety.rules)
     return quiet
 
 
@@ -135,9 +135,9 @@ def test_a_rule_comes_before_the_model(engine: Engine, monkeypatch: pytest.Monke
 def test_the_ranking_is_partial_unless_a_verdict_needs_it_whole(engine: Engine) -> None:
     norm = normalise("what is grooming", engine.kb.replacements).text
     ranking = Ranking(engine.matcher, norm)
-    assert engine.safety.assess(norm, ranking) is None
+    assert engine.safety.assess(norm, ranking).verdict is None
     assert "full" not in ranking.__dict__ and ranking.best() is ranking.partial
     norm = normalise("someone is following me home right now", engine.kb.replacements).text
     ranking = Ranking(engine.matcher, norm)
-    assert engine.safety.assess(norm, ranking) is not None
+    assert engine.safety.assess(norm, ranking).verdict is not None
     assert ranking.best() is ranking.full
