@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -79,21 +79,32 @@ class Routing(BaseModel):
 def load_routing(kb: KnowledgeBase) -> Routing:
     """The knowledge base's routing (the built-in one if its folder has none), checked
     against its intents."""
-    from .loader import KnowledgeBaseError, Problem, default_root
+    from .loader import KnowledgeBaseError, Problem
 
-    path = Path(kb.root or ".") / FILE
-    if not path.is_file():
-        path = default_root() / FILE
-    try:
-        routing = Routing.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    except yaml.YAMLError as exc:
-        raise KnowledgeBaseError([Problem(FILE, "file", f"not valid YAML: {exc}")]) from exc
-    except ValidationError as exc:
-        raise KnowledgeBaseError(
-            Problem(FILE, ".".join(str(p) for p in e["loc"]) or "file", e["msg"])
-            for e in exc.errors()
-        ) from exc
+    routing = read_content_model(kb, FILE, Routing)
     unknown = routing.unknown_ids(frozenset(kb.intents))
     if unknown:
         raise KnowledgeBaseError(Problem(FILE, where, what) for where, what in unknown)
     return routing
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_content_model(kb: KnowledgeBase, file: str, model: type[M]) -> M:
+    """A content file (the built-in one if the knowledge base has none) read into `model`;
+    every problem named by file and field."""
+    from .loader import KnowledgeBaseError, Problem, default_root
+
+    path = Path(kb.root or ".") / file
+    if not path.is_file():
+        path = default_root() / file
+    try:
+        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError([Problem(file, "file", f"not valid YAML: {exc}")]) from exc
+    except ValidationError as exc:
+        raise KnowledgeBaseError(
+            Problem(file, ".".join(str(p) for p in e["loc"]) or "file", e["msg"])
+            for e in exc.errors()
+        ) from exc

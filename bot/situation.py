@@ -7,10 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import KnowledgeBase
 
@@ -129,20 +127,10 @@ class SituationReader:
 def load_situation(kb: KnowledgeBase) -> SituationRules:
     """The knowledge base's situation rules (the built-in ones if its folder has none),
     checked against its concepts, intents and answers."""
-    from .loader import KnowledgeBaseError, Problem, default_root
+    from .loader import KnowledgeBaseError, Problem
+    from .routing import read_content_model
 
-    path = Path(kb.root or ".") / FILE
-    if not path.is_file():
-        path = default_root() / FILE
-    try:
-        rules = SituationRules.model_validate(yaml.safe_load(path.read_text("utf-8")) or {})
-    except yaml.YAMLError as exc:
-        raise KnowledgeBaseError([Problem(FILE, "file", f"not valid YAML: {exc}")]) from exc
-    except ValidationError as exc:
-        raise KnowledgeBaseError(
-            Problem(FILE, ".".join(str(p) for p in e["loc"]) or "file", e["msg"])
-            for e in exc.errors()
-        ) from exc
+    rules = read_content_model(kb, FILE, SituationRules)
     problems = [
         Problem(FILE, "concepts", f"unknown concept {c!r}")
         for c in sorted(rules.concepts() - set(kb.concepts))
