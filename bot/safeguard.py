@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from . import metrics
 from .engine import Engine
 from .models import FALLBACK, Helpline, KnowledgeBase
-from .schemas import ChatRequest, ChatResponse, Signpost, SuggestionOut
+from .schemas import ChatRequest, ChatResponse, Signpost, SituationOut, SuggestionOut
 
 log = logging.getLogger("signpost.chat")
 
@@ -104,4 +104,5 @@ class SafeResponder:
             suggestions=list(self.suggestions),
             context=context,
             audience=aud,  # type: ignore[arg-type]
+            situation=SituationOut.of(None),
         )
