@@ -103,15 +103,37 @@ def _ratio(a: int, b: int) -> float:
 
 def report(name: str, outcomes: Sequence[Outcome]) -> Report:
     rep = Report(name=name, cases=len(outcomes))
+    rep.overall_accuracy = _ratio(sum(o.correct for o in outcomes), len(outcomes))
+    _matching(rep, outcomes)
+    rep.crisis_recall = _crisis_recall(outcomes)
+    near = [o for o in outcomes if o.case.kind == "near_miss"]
+    rep.near_miss = len(near)
+    rep.near_miss_false_alarm_rate = _ratio(sum(o.safety != Safety.NONE for o in near), len(near))
+    gold = [o.intent if o.correct else o.case.expected[0] for o in outcomes]
+    pred = [o.intent for o in outcomes]
+    rep.per_intent = _per_intent(gold, pred)
+    pairs = Counter((g, p) for g, p in zip(gold, pred, strict=True) if g != p)
+    rep.confused_pairs = [(g, p, n) for (g, p), n in pairs.most_common(10)]
+    rep.by_kind = _by_kind(outcomes)
+    rep.errors = [_error(o) for o in outcomes if not o.correct]
+    return rep
+
+
+def _matching(rep: Report, outcomes: Sequence[Outcome]) -> None:
+    """In-scope accuracy and fallbacks (near misses are not questions), out-of-scope accepts."""
     ins = [o for o in outcomes if FALLBACK not in o.case.expected and o.case.kind != "near_miss"]
     oos = [o for o in outcomes if o.case.expected == (FALLBACK,)]
     rep.in_scope = len(ins)
     rep.in_scope_accuracy = _ratio(sum(o.correct for o in ins), len(ins))
-    rep.overall_accuracy = _ratio(sum(o.correct for o in outcomes), len(outcomes))
     rep.fallback_rate_in_scope = _ratio(sum(o.intent == FALLBACK for o in ins), len(ins))
     rep.out_of_scope = len(oos)
     rep.out_of_scope_false_accept_rate = _ratio(sum(o.intent != FALLBACK for o in oos), len(oos))
 
+
+def _crisis_recall(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """Per safety class present: any urgent answer catches a crisis class; the other safety
+    classes are caught only by their own intent."""
+    out: dict[str, dict[str, float]] = {}
     for cls in SAFETY_IDS:
         group = [o for o in outcomes if o.case.expected and o.case.expected[0] == cls]
         if not group:
@@ -120,48 +142,42 @@ def report(name: str, outcomes: Sequence[Outcome]) -> Report:
             caught = sum(o.safety != Safety.NONE for o in group)
         else:
             caught = sum(o.intent == cls for o in group)
-        rep.crisis_recall[cls] = {"cases": len(group), "recall": _ratio(caught, len(group))}
+        out[cls] = {"cases": len(group), "recall": _ratio(caught, len(group))}
+    return out
 
-    near = [o for o in outcomes if o.case.kind == "near_miss"]
-    rep.near_miss = len(near)
-    rep.near_miss_false_alarm_rate = _ratio(sum(o.safety != Safety.NONE for o in near), len(near))
 
-    gold = [o.intent if o.correct else o.case.expected[0] for o in outcomes]
-    pred = [o.intent for o in outcomes]
-    labels = sorted(set(gold) | set(pred))
-    for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, pred, strict=True))
-        fp = sum(g != label and p == label for g, p in zip(gold, pred, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, pred, strict=True))
+def _per_intent(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    pairs = list(zip(gold, pred, strict=True))
+    for label in sorted(set(gold) | set(pred)):
+        tp = sum(g == label and p == label for g, p in pairs)
+        fp = sum(g != label and p == label for g, p in pairs)
+        fn = sum(g == label and p != label for g, p in pairs)
         prec, rec = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
         f1 = round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0
-        rep.per_intent[label] = {
-            "precision": prec,
-            "recall": rec,
-            "f1": f1,
-            "support": tp + fn,
-        }
-    pairs = Counter((g, p) for g, p in zip(gold, pred, strict=True) if g != p)
-    rep.confused_pairs = [(g, p, n) for (g, p), n in pairs.most_common(10)]
-    kinds = Counter(o.case.kind for o in outcomes)
-    for kind in sorted(kinds):
+        out[label] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn}
+    return out
+
+
+def _by_kind(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for kind in sorted({o.case.kind for o in outcomes}):
         group = [o for o in outcomes if o.case.kind == kind]
-        rep.by_kind[kind] = {
+        out[kind] = {
             "cases": len(group),
             "accuracy": _ratio(sum(o.correct for o in group), len(group)),
         }
-    rep.errors = [
-        {
-            "text": o.case.text,
-            "expected": list(o.case.expected),
-            "got": o.intent,
-            "confidence": o.confidence,
-            "kind": o.case.kind,
-        }
-        for o in outcomes
-        if not o.correct
-    ]
-    return rep
+    return out
+
+
+def _error(o: Outcome) -> dict[str, object]:
+    return {
+        "text": o.case.text,
+        "expected": list(o.case.expected),
+        "got": o.intent,
+        "confidence": o.confidence,
+        "kind": o.case.kind,
+    }
 
 
 def to_json(reports: Sequence[Report]) -> str:
