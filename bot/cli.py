@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .evalsets import ManifestError
 from .loader import KnowledgeBaseError
 
 
@@ -125,7 +126,11 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .engine import Engine
 
-    files = args.files or [str(p) for p in _default_eval_files()]
+    try:
+        files = args.files or [str(p) for p in _default_eval_files()]
+    except ManifestError as exc:
+        print(f"signpost eval: {exc}", file=sys.stderr)
+        return 2
     if not files:
         print("signpost eval: no files given and no eval/ splits here", file=sys.stderr)
         return 2
@@ -151,9 +156,14 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _default_eval_files() -> list[Path]:
-    """The repo's matching splits, tuning then held out (run from the repo)."""
+    """The repo's topic sets from its manifest, tuning then held out (run from the repo)."""
+    from . import evalsets
+
     here = Path("eval")
-    return [*sorted(here.glob("tune*.jsonl")), *sorted(here.glob("test*.jsonl"))]
+    if not (here / evalsets.MANIFEST).is_file():
+        return []
+    sets = evalsets.read(here)
+    return sets.files([*sets.select("topics", "tune"), *sets.select("topics", "test")])
 
 
 def build_parser() -> argparse.ArgumentParser:

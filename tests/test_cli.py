@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import evalsets
 from bot.cli import main
 from tests.conftest import ROOT
 
@@ -105,12 +106,27 @@ def test_eval_reports_json(tmp_path: Path) -> None:
     assert "online_grooming" in report["per_intent"]
 
 
-def test_eval_without_files_reports_the_tuning_and_test_splits() -> None:
+def test_eval_without_files_reports_the_manifests_tune_then_test_sets() -> None:
     r = run("eval", "--json")
     assert r.returncode == 0, r.stderr
-    names = [rep["name"] for rep in json.loads(r.stdout)]
-    assert names[:2] == ["tune.jsonl", "tune_2.jsonl"] and "test.jsonl" in names
-    assert names.index("test.jsonl") > max(i for i, n in enumerate(names) if n.startswith("tune"))
+    sets = evalsets.repo()
+    want = [s.name for s in (*sets.select("topics", "tune"), *sets.select("topics", "test"))]
+    assert [rep["name"] for rep in json.loads(r.stdout)] == want
+    assert want[:2] == ["tune.jsonl", "tune_2.jsonl"] and "test.jsonl" in want
+
+
+def test_eval_without_files_names_a_broken_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "manifest.yaml").write_text(
+        "sets:\n- {path: topics/a.jsonl, task: topics, role: held_out, writer: x,"
+        " date: 2026-12-01, tuned_on: false}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    r = run("eval")
+    assert r.returncode == 2
+    assert "manifest.yaml: sets[topics/a.jsonl].role" in r.stderr
 
 
 def test_eval_rejects_a_bad_file(tmp_path: Path) -> None:
