@@ -2,10 +2,10 @@
 
     python -m eval.promote_tuning_cases [--dry-run]
 
-After the matcher's settings were chosen on the tuning splits (eval/tune.jsonl,
-eval/tune_2.jsonl), their cases, the extra training cases of eval/train_3.jsonl and the
-topic questions of the near-miss sets become example questions, so the bot learns their
-wording. Only eval/test.jsonl and eval/test_2.jsonl measure matching. Skipped: cases whose
+After the matcher's settings were chosen on the tuning sets, their cases, the extra
+training cases and the topic questions of the near-miss sets (every set that
+eval/manifest.yaml says is learned as `examples`) become example questions, so the bot
+learns their wording. Only the topic test sets (role `test`) measure matching. Skipped: cases whose
 expected list has more than one intent (ambiguous), cases that would nearly repeat an
 example of another intent (the validator would reject them), and any case that nearly
 repeats a held-out test case (token_sort_ratio >= 92), so the test splits stay unseen.
@@ -25,21 +25,19 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process
 
+from bot import evalsets
+from bot.evalsets import Learned, Role, Task
 from bot.loader import load
 from bot.models import IntentKind
 from bot.normalise import normalise
 from bot.validate import NEAR_DUPLICATE
 
 ROOT = Path(__file__).resolve().parent.parent
-# The file names are the contract: tune*/train* are learned from, test* are held out.
-SOURCES = (
-    *sorted(p.name for p in (ROOT / "eval").glob("tune*.jsonl")),
-    *sorted(p.name for p in (ROOT / "eval").glob("train*.jsonl")),
-    "near_miss.jsonl",
-    "near_miss_holdout.jsonl",
-    "near_miss_final.jsonl",
-)
-HELD_OUT = tuple(sorted(p.name for p in (ROOT / "eval").glob("test*.jsonl")))
+# eval/manifest.yaml is the contract: the sets it says are learned as examples are the
+# sources; the topic test sets are held out, and nothing close to them may be learned.
+SETS = evalsets.repo()
+SOURCES = tuple(s.path for s in SETS.select(learned_from=Learned.EXAMPLES))
+HELD_OUT = tuple(s.path for s in SETS.select(Task.TOPICS, Role.TEST))
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 
@@ -58,7 +56,7 @@ def main() -> None:
     held_out = [
         normalise(json.loads(x)["text"], kb.replacements).text
         for name in HELD_OUT
-        for x in (ROOT / "eval" / name).read_text().splitlines()
+        for x in SETS.file(name).read_text().splitlines()
         if x.strip()
     ]
     for path in sorted((ROOT / "intents").glob("*.yaml")):
@@ -73,7 +71,7 @@ def main() -> None:
     all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
     add: dict[str, list[str]] = defaultdict(list)
     for name in SOURCES:
-        for line in (ROOT / "eval" / name).read_text().splitlines():
+        for line in SETS.file(name).read_text().splitlines():
             if not line.strip():
                 continue
             case = json.loads(line)
