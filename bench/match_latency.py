@@ -4,7 +4,7 @@
     python bench/match_latency.py [--repeat 3] [--kb DIR]
 
 Prints p50/p99 of Engine.respond() (normalise + triage + match + compose) and of the
-matcher alone, in milliseconds, over every message of eval/tune.jsonl and eval/test.jsonl.
+matcher alone, in milliseconds, over every message of eval/topics/tune.jsonl and test.jsonl.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ import json
 import random
 import statistics
 import time
-from pathlib import Path
 from types import MappingProxyType
 
+from bot import evalsets
 from bot.engine import Engine
 from bot.loader import load
 from bot.models import Intent, IntentKind, KnowledgeBase
 from bot.normalise import normalise
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic(kb: KnowledgeBase, factor: int, seed: int = 7) -> KnowledgeBase:
@@ -76,8 +74,8 @@ def main() -> None:
     args = ap.parse_args()
     messages = [
         json.loads(line)["text"]
-        for f in ("tune.jsonl", "test.jsonl")
-        for line in (ROOT / "eval" / f).read_text().splitlines()
+        for f in ("topics/tune.jsonl", "topics/test.jsonl")
+        for line in evalsets.repo().file(f).read_text().splitlines()
         if line.strip()
     ]
     base = load(args.kb)

@@ -1,6 +1,6 @@
 """Choose the matcher's scoring on the TUNING split (never the test split).
 
-    python eval/compare_scorers.py [--kb DIR] [--cases eval/tune.jsonl]
+    python eval/compare_scorers.py [--kb DIR] [--cases eval/topics/tune.jsonl]
 
 1. Each rapidfuzz scorer alone (best example per intent).
 2. The matcher itself (fuzzy similarity + word evidence + decision rule) over a grid of its
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
+from bot import evalsets
 from bot.loader import load
 from bot.matcher import Matcher, MatcherConfig
 from bot.models import Candidate, IntentKind, KnowledgeBase
@@ -78,7 +79,7 @@ def scorer_ranker(m: Matcher, scorer: Callable) -> Callable[[str], list[Candidat
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kb")
-    ap.add_argument("--cases", default="eval/tune.jsonl")
+    ap.add_argument("--cases", default=str(evalsets.repo().file("topics/tune.jsonl")))
     args = ap.parse_args()
     kb = load(args.kb)
     safety = {i.id for i in kb.safety_intents()}

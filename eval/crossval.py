@@ -1,11 +1,12 @@
 """K-fold cross-validation of topic matching on cases already promoted to examples.
 
-    python eval/crossval.py eval/tune.jsonl [--folds 5] [--errors 0]
+    python -m eval.crossval eval/topics/tune.jsonl [MORE.jsonl ...] [--folds 5] [--errors 0]
 
 A tuning split that has been promoted into the intents cannot measure anything any more:
 every case is now an example of its own answer. This script takes each fold's cases back
 out of the intents, matches them with what is left, and reports the folds together. It
-gives an honest signal for changes to the matcher without touching eval/test.jsonl.
+gives an honest signal for changes to the matcher without touching a test set
+(eval/manifest.yaml, role `test`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Golden replies: every evaluation text's reply, recorded, so a behaviour change is a diff.
 
-For each text in every eval/*.jsonl set (any role: train, tune, test, probe, regression) and
-both audiences, the reply's intent, safety level, answer parts (which answer files it is
-built from, in order), signpost ids, situation and did-you-mean flag are written to
-eval/golden/replies.jsonl, keyed by text and audience (so moving a set does not change it).
+For each text in every set of eval/manifest.yaml (any role: train, tune, test, probe,
+regression) and both audiences, the reply's intent, safety level, answer parts (which
+answer files it is built from, in order), signpost ids, situation and did-you-mean flag are
+written to eval/golden/replies.jsonl, keyed by text and audience (so moving a set does not
+change it).
 
     python -m eval.golden record     # after a reviewed, intended change
     python -m eval.golden check      # exit 1 and list what changed, field by field
@@ -22,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bot import evalsets
 from bot.engine import Engine
 from bot.models import AUDIENCES, KnowledgeBase, Reply
 
@@ -30,12 +32,11 @@ GOLDEN = EVAL / "golden" / "replies.jsonl"
 FIELDS = ("intent", "safety", "answer_parts", "signposts", "situation", "did_you_mean")
 
 
-def eval_texts(root: Path = EVAL) -> list[str]:
-    """Every distinct text in the evaluation sets, in a stable order."""
+def eval_texts(sets: evalsets.EvalSets | None = None) -> list[str]:
+    """Every distinct text of every set in eval/manifest.yaml, in a stable order."""
+    sets = sets or evalsets.repo()
     seen: dict[str, None] = {}
-    for path in sorted(root.rglob("*.jsonl")):
-        if GOLDEN in (path, *path.parents) or path.parent.name == "golden":
-            continue
+    for path in sets.files(list(sets.all)):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 seen.setdefault(str(json.loads(line)["text"]), None)

@@ -10,7 +10,7 @@ is what the right answer does:
   refused;
 - none: everyday talk that looks alarming: no safety answer and no refusal.
 
-    python -m eval.situation_probe FILE [FILE ...] [--errors N]
+    python -m eval.situation_probe [FILE ...] [--errors N]   (default: every situation set)
 
 prints issue 14's figures (the bar in brackets) and, with --errors, the misses.
 """
@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import evalsets
 from bot.engine import Engine
+from bot.evalsets import Task
 from bot.models import FALLBACK, Reply, Safety
 
 HARM = "harmful_request"
@@ -159,10 +161,14 @@ def read(paths: Iterable[Path]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.situation_probe")
-    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument(
+        "files", nargs="*", type=Path, help="default: the situation sets of eval/manifest.yaml"
+    )
     p.add_argument("--errors", type=int, default=0, metavar="N", help="list N misses per line")
     args = p.parse_args(argv)
-    print(report(score(Engine.from_path(), read(args.files)), args.errors))
+    sets = evalsets.repo()
+    files = args.files or sets.files(sets.select(Task.SITUATION))
+    print(report(score(Engine.from_path(), read(files)), args.errors))
     return 0
 
 

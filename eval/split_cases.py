@@ -1,12 +1,13 @@
 """Split a freshly written case file into a tuning part and a held-out test part.
 
-    python -m eval.split_cases NEW.jsonl [MORE.jsonl ...] --tune eval/tune_2.jsonl \
-        --test eval/test_2.jsonl [--test-share 0.5] [--seed 11]
+    python -m eval.split_cases NEW.jsonl [MORE.jsonl ...] --tune eval/topics/tune_8.jsonl \
+        --test eval/topics/test_8.jsonl [--test-share 0.5] [--seed 11]
 
 Before splitting, cases are dropped when their normalised text repeats another new case, an
-example question of any intent, or a case in any existing eval file: a copy of something
-the bot already knows measures nothing. The split is random (fixed seed) and stratified by
-main label and kind, so every cell with two or more cases lands in both parts.
+example question of any intent, or a case in any set of eval/manifest.yaml: a copy of
+something the bot already knows measures nothing. The split is random (fixed seed) and
+stratified by main label and kind, so every cell with two or more cases lands in both parts.
+Then list the new files in eval/manifest.yaml (a test checks it lists every file).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+from bot import evalsets
 from bot.loader import load
 from bot.normalise import normalise
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -37,7 +37,8 @@ def main() -> None:
         return normalise(text, kb.replacements).text
 
     known = {key(e) for i in kb.intents.values() for e in i.examples}
-    for path in (ROOT / "eval").glob("*.jsonl"):
+    sets = evalsets.repo()
+    for path in sets.files(list(sets.all)):
         if path.resolve() in {args.tune.resolve(), args.test.resolve()}:
             continue
         known |= {key(json.loads(x)["text"]) for x in path.read_text().splitlines() if x.strip()}

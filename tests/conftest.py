@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from bot import evalsets
 from bot.api import create_app
 from bot.config import Settings
 from bot.engine import Engine
@@ -17,6 +18,9 @@ from bot.models import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "eval"
+# Every labelled case file ({"text", "expected", ...}) of eval/manifest.yaml: all tasks but
+# the situation probes, which have their own line format.
+CASE_FILES = [evalsets.repo().file(s) for s in evalsets.repo().all if s.task != "situation"]
 
 
 def read_jsonl(path: Path) -> list[dict]:

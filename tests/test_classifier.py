@@ -17,7 +17,7 @@ from bot.engine import Engine
 from bot.loader import load
 from bot.normalise import normalise
 from bot.triage_model import TriageModel, TriageModelConfig
-from tests.conftest import EVAL
+from tests.conftest import CASE_FILES
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def texts(engine: Engine) -> list[str]:
     out = sorted(
         {
             normalise(c.text, engine.kb.replacements).text
-            for path in sorted(EVAL.glob("*.jsonl"))
+            for path in CASE_FILES
             for c in evaluate.read_cases(path)
         }
     )

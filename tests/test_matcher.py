@@ -7,11 +7,12 @@ import dataclasses
 import pytest
 from rapidfuzz import fuzz, utils
 
+from bot import evalsets
 from bot.engine import Engine
 from bot.matcher import Matcher, MatcherConfig, stem
 from bot.models import KnowledgeBase
 from bot.normalise import normalise
-from tests.conftest import EVAL, read_jsonl
+from tests.conftest import read_jsonl
 
 
 def top(engine: Engine, text: str) -> str:
@@ -159,8 +160,9 @@ def test_the_topic_shortlist_keeps_the_top_of_the_ranking(engine: Engine) -> Non
     from (the intent, its score, the did-you-mean choices, the first candidate) stays."""
     m = engine.matcher
     assert m.config.topic_shortlist > 0
-    texts = [c["text"] for c in read_jsonl(EVAL / "tune.jsonl")]
-    texts += [c["text"] for c in read_jsonl(EVAL / "near_miss.jsonl")]
+    sets = evalsets.repo()
+    texts = [c["text"] for c in read_jsonl(sets.file("topics/tune.jsonl"))]
+    texts += [c["text"] for c in read_jsonl(sets.file("near_miss/near_miss.jsonl"))]
     for text in texts:
         norm = normalise(text, engine.kb.replacements).text
         full, short = m.match(norm), m.match(norm, full=False)

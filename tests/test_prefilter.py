@@ -13,7 +13,7 @@ from bot import evaluate
 from bot.engine import Engine
 from bot.normalise import normalise
 from bot.prefilter import Screen, Screened, required_literals
-from tests.conftest import EVAL
+from tests.conftest import CASE_FILES
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_screen_agrees_with_every_triage_regex_on_every_eval_text(
     screen, regexes, wrapped = screened
     texts = {
         normalise(c.text, engine.kb.replacements).text
-        for path in sorted(EVAL.glob("*.jsonl"))
+        for path in CASE_FILES
         for c in evaluate.read_cases(path)
     }
     assert sum(s.needs is not None for s in wrapped) >= 0.95 * len(regexes)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from scipy.sparse import hstack
 
-from bot import compose, evaluate
+from bot import compose, evalsets, evaluate
 from bot.api import create_app
 from bot.classifier import fit
 from bot.config import Settings
@@ -19,16 +19,12 @@ from bot.models import KnowledgeBase, Safety
 from bot.normalise import normalise
 from bot.triage_model import ModelHit, TriageModel, TriageModelConfig, training_set
 
-from .conftest import EVAL
-
 # Wordings no rule knows (checked below with the rules alone), written for this test.
 UNKNOWN_TO_THE_RULES = [
     ("mums new partner makes me sit with him when shes at work and it feels wrong", "disclosure"),
     ("he wants to pick me up after school and said not to tell anyone", "disclosure"),
     ("i think about touching children and it scares me", "worried_about_own_thoughts"),
 ]
-# Never trained on: the honest measures of the rules and the model together.
-HELD_OUT = ("safety_probe_4.jsonl", "near_miss_8.jsonl", "test_2.jsonl", "test_7.jsonl")
 
 
 def _norm(kb: KnowledgeBase, text: str) -> str:
@@ -113,12 +109,12 @@ def test_short_replies_are_not_read_as_crises(engine: Engine) -> None:
 
 
 def test_fresh_blind_probe(engine: Engine, rules_engine: Engine) -> None:
-    # eval/safety_probe_4.jsonl: 270 crisis messages and 150 hard near misses from two new
+    # eval/safety/safety_probe_4.jsonl: 270 crisis messages and 150 hard near misses from two new
     # writers who saw neither the rules nor the model's data, kept out of both. The rules
     # alone give 178 (65.9%) an urgent answer, rules and model 223 (82.6%); near misses that
     # fire go from 13 to 20 of 150 (eval/SAFETY_SET.md). The floors leave a little room (a
     # scikit-learn release can move a message on the boundary).
-    cases = evaluate.read_cases(EVAL / "safety_probe_4.jsonl")
+    cases = evaluate.read_cases(evalsets.repo().file("safety/safety_probe_4.jsonl"))
     crisis = [c for c in cases if c.kind != "near_miss"]
     near = [c for c in cases if c.kind == "near_miss"]
     assert (len(crisis), len(near)) == (270, 150)
@@ -133,12 +129,12 @@ def test_fresh_blind_probe(engine: Engine, rules_engine: Engine) -> None:
 
 
 def test_fresh_blind_harmless_set(engine: Engine, rules_engine: Engine) -> None:
-    # eval/near_miss_8.jsonl: 259 harmless look-alikes (short replies, protective parents,
+    # eval/near_miss/near_miss_8.jsonl: 259 harmless look-alikes (short replies, protective parents,
     # everyday teenage life, films and news) from a third writer, never trained on. First
     # sight: the rules alone fired on 3, rules and model on 8. After the round-8 review's fixes
     # (guards, ten short replies such as "no i dont" under `none`, rules for clubs, jobs and
     # visitors): 2 and 6, none of the model's an emergency answer or a refusal.
-    cases = evaluate.read_cases(EVAL / "near_miss_8.jsonl")
+    cases = evaluate.read_cases(evalsets.repo().file("near_miss/near_miss_8.jsonl"))
     assert len(cases) == 259
     replies = [(c.text, engine.respond(c.text, c.audience)) for c in cases]
     fired = [(t, r.intent) for t, r in replies if r.safety is not Safety.NONE]
@@ -155,16 +151,17 @@ def test_fresh_blind_harmless_set(engine: Engine, rules_engine: Engine) -> None:
     assert len(rules) <= 3, rules
 
 
-def test_held_out_sets_are_not_in_the_training_data(kb: KnowledgeBase) -> None:
+def test_the_learned_checks_honest_measures_are_not_its_training_data(kb: KnowledgeBase) -> None:
+    # The safety and near-miss sets eval/manifest.yaml calls held out measure the rules and
+    # the model together only while no line the model learns from repeats one of their texts
+    # (tests/test_evalsets.py checks every held-out set against the intents' examples too).
     lines = {_norm(kb, t) for v in kb.triage_examples.values() for t in v}
-    examples = {_norm(kb, e) for i in kb.intents.values() for e in i.examples}
-    for name in HELD_OUT:
-        texts = {_norm(kb, c.text) for c in evaluate.read_cases(EVAL / name)}
-        assert not texts & lines, (name, sorted(texts & lines)[:5])
-        # The harmless set's "hi" and "are you a bot" are the greeting's and about_the_bot's
-        # own examples, as they should be; test.jsonl (round 1) shares a few such texts too.
-        if name != "near_miss_8.jsonl":
-            assert not texts & examples, (name, sorted(texts & examples)[:5])
+    sets = evalsets.repo()
+    measures = [s for s in sets.all if s.held_out and s.task in ("safety", "near_miss")]
+    assert {s.task for s in measures} == {"safety", "near_miss"}
+    for s in measures:
+        texts = {_norm(kb, c.text) for c in evaluate.read_cases(sets.file(s))}
+        assert not texts & lines, (s.path, sorted(texts & lines)[:5])
 
 
 def test_model_scores_match_scikit_learn(engine: Engine, kb: KnowledgeBase) -> None:
