@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN.md): POST /api/chat, GET /api/topics, health, widget files, demo page.
+"""The HTTP API (docs/DESIGN.md): POST /api/chat, GET /api/topics, health, widget files, demo page.
 
 The server keeps no conversation state and never logs, stores or echoes message text.
 """

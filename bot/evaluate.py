@@ -13,7 +13,7 @@ from pathlib import Path
 from .engine import Engine
 from .models import FALLBACK, SAFETY_IDS, Safety
 
-# Classes where any urgent/emergency response counts as caught (DESIGN.md, issue 4).
+# Classes where any urgent/emergency response counts as caught (docs/DESIGN.md, issue 4).
 CRISIS = ("immediate_danger", "disclosure", "self_harm")
 
 

@@ -1,6 +1,6 @@
 """Rank intents for a message with rapidfuzz, knowing when it does not know.
 
-Two kinds of evidence, both prepared once at start-up:
+Four kinds of evidence, all prepared once at start-up:
 
 - Fuzzy similarity to the example questions: the message (normalised, stop-words out) is
   scored against every example in one native `process.cdist` call: `ratio` on words sorted
@@ -16,7 +16,9 @@ Two kinds of evidence, both prepared once at start-up:
 - A naive-Bayes vote between the topic and conversation intents (word counts over their
   examples): it tells apart topics that share words ("remove" the picture vs "report" it),
   which IDF alone cannot. It only chooses between them; whether to answer at all is left to
-  the two signals above, so it cannot pull an off-topic message in.
+  the first two signals, so it cannot pull an off-topic message in.
+- A linear model (`classifier.py`: LinearSVC over character and word n-grams of every
+  non-safety example, trained once by `signpost train`), blended into the score.
 
 The blend weight and the thresholds were chosen on the tuning split of the evaluation set
 (`eval/compare_scorers.py`); the test split is only ever reported.

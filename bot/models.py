@@ -11,7 +11,7 @@ from typing import Literal
 Audience = Literal["young_person", "parent"]
 AUDIENCES: tuple[Audience, ...] = ("young_person", "parent")
 
-# Ids fixed by the product contract (DESIGN.md): they must exist and never be renamed.
+# Ids fixed by the product contract (docs/DESIGN.md): they must exist and never be renamed.
 TOPIC_IDS = (
     "what_is_a_child",
     "child_sexual_abuse",

@@ -1,4 +1,4 @@
-"""The HTTP contract (DESIGN.md "HTTP API"), as pydantic models for validation and OpenAPI."""
+"""The HTTP contract (docs/DESIGN.md "HTTP API"), as pydantic models for validation and OpenAPI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN.md, in-process."""
+"""The HTTP contract of docs/DESIGN.md, in-process."""
 
 from __future__ import annotations
 

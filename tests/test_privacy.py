@@ -1,4 +1,4 @@
-"""Privacy guarantees (DESIGN.md "Privacy"), tested with a unique sentinel string.
+"""Privacy guarantees (docs/DESIGN.md "Privacy"), tested with a unique sentinel string.
 
 Whatever a client sends, its text ends up in no log line (ours, uvicorn's, any logger, at
 debug level, in a real `signpost serve` too), in no file, in no response header and in no
