@@ -4,7 +4,7 @@ Fuzzy matching rewards wording close to one example; word evidence rewards an in
 typical words. A linear model (scikit-learn's LinearSVC on TF-IDF of character n-grams and
 word pairs) learns from all of an intent's examples at once which pieces of wording tell it
 apart, so it generalises to phrasings no single example has ("what happens to him if he
-keeps the photo"). Cross-validation chose it (eval/README.md, round 6).
+keeps the photo"). Cross-validation chose it (HISTORY.md, round 6).
 
 Training runs with scikit-learn in a child process, once per content (`signpost train`, see
 bot/artefact.py), and the numbers are kept as plain arrays. Scoring a message is done here

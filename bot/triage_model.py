@@ -2,7 +2,7 @@
 
 The rules (safety.py) are precise but literal: fresh sets of crisis messages written by
 people who never saw them found that about a third of unseen wordings got no safety answer
-(eval/SAFETY_SET.md). This model learns from the same kind of messages, grouped by class in
+(HISTORY.md, safety sets). This model learns from the same kind of messages, grouped by class in
 content/triage_examples.yaml, plus every intent's examples (safety intents' as crises, all
 others' as "none"). It is the same linear model as the matcher's (classifier.py), trained
 once per content by `signpost train` (bot/artefact.py), scored in numpy.
@@ -10,7 +10,7 @@ once per content by `signpost train` (bot/artefact.py), scored in numpy.
 It is asked only when the rules and the safety examples found nothing, and answers when the
 most likely crisis class beats "none" in the model's decision values. Two guards, chosen by
 leave-one-set-out cross-validation with an independent reviewer's false alarms in view
-(eval/SAFETY_SET.md, round 8): a message of under three words ("no", "help me") is too
+(HISTORY.md, safety sets, round 8): a message of under three words ("no", "help me") is too
 little to read, and an emergency answer or a refusal also needs its class to claim the
 message on its own (one-vs-rest decision value above 0), since those two are the most
 jarring answers to a harmless message.

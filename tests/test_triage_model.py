@@ -112,7 +112,7 @@ def test_fresh_blind_probe(engine: Engine, rules_engine: Engine) -> None:
     # eval/safety/safety_probe_4.jsonl: 270 crisis messages and 150 hard near misses from two new
     # writers who saw neither the rules nor the model's data, kept out of both. The rules
     # alone give 178 (65.9%) an urgent answer, rules and model 223 (82.6%); near misses that
-    # fire go from 13 to 20 of 150 (eval/SAFETY_SET.md). The floors leave a little room (a
+    # fire go from 13 to 20 of 150 (HISTORY.md). The floors leave a little room (a
     # scikit-learn release can move a message on the boundary).
     cases = evaluate.read_cases(evalsets.repo().file("safety/safety_probe_4.jsonl"))
     crisis = [c for c in cases if c.kind != "near_miss"]
