@@ -2,10 +2,11 @@
 README.md reports, asserted.
 
 - Every set with `floors` in the manifest meets them: the held-out topic test sets (never
-  tuned on or learned) against regression floors set just under today's figures (the
-  issue's target of 92% in scope and <= 5% false accepts is met on test_2 and test_7;
-  test.jsonl's false accepts are above it), the tuning sets (learned, so only a guard), the
-  starter dev set (>= 80%, the core issue's bar) and the near-miss sets (<= 5% false alarms).
+  tuned on or learned) against regression floors set just under today's figures (issue 5's
+  targets, 92% in scope and <= 5% false accepts, are met by the three together and by
+  test_2 and test_7; test.jsonl, looked at many times in round 1, is at 91.7% / 8.1%), the
+  tuning sets (learned, so only a guard), the starter dev set (>= 80%, the core issue's
+  bar) and the near-miss sets (<= 5% false alarms).
 - Safety: on the safety regression sets, with the rules alone, 100% recall for danger,
   disclosure and self-harm (any urgent or emergency answer) and >= 95% for the other two
   classes. (Their first-sight figures are recorded in HISTORY.md.)
