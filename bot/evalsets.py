@@ -167,8 +167,9 @@ def read(root: Path = EVAL_DIR) -> EvalSets:
 def _where(data: object, loc: tuple[int | str, ...]) -> str:
     """'sets[topics/tune.jsonl].role' rather than 'sets.0.role': the set a writer edits."""
     parts = [str(p) for p in loc]
-    if len(loc) > 1 and loc[0] == "sets" and isinstance(loc[1], int) and isinstance(data, dict):
-        entry = (data.get("sets") or [None] * (loc[1] + 1))[loc[1]]
+    sets = data.get("sets") if isinstance(data, dict) else None
+    if len(loc) > 1 and loc[0] == "sets" and isinstance(loc[1], int) and isinstance(sets, list):
+        entry = sets[loc[1]] if loc[1] < len(sets) else None
         label = entry.get("path") if isinstance(entry, dict) else None
         parts[:2] = [f"sets[{label or loc[1]}]"]
     return ".".join(parts) or "file"

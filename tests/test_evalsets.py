@@ -120,3 +120,12 @@ def test_floors_are_minimums_for_accuracy_and_maximums_for_rates() -> None:
     ]
     Rep.in_scope_accuracy, Rep.out_of_scope_false_accept_rate = 0.9, 0.05
     assert floors.failures(Rep()) == []
+
+
+def test_a_set_without_a_path_is_named_by_its_place(tmp_path: Path) -> None:
+    entry = {k: v for k, v in GOOD.items() if k != "path"}
+    with pytest.raises(ManifestError, match=re.escape("sets[0].path: Field required")):
+        evalsets.read(_write(tmp_path, entry))
+    (tmp_path / "manifest.yaml").write_text("sets: {a: 1}\n")
+    with pytest.raises(ManifestError, match=re.escape("sets: Input should be a valid")):
+        evalsets.read(tmp_path)
