@@ -1,9 +1,9 @@
 """What each content file may hold, as pydantic models: an intent file, the text-speak table
 (content/normalise.yaml), the safety concepts and the learned check's examples.
 
-The loader reads a file, validates it here and turns every pydantic error into a line that
-names the file and the field in plain words ("examples: needs at least 15, found 2"), all of a
-file's problems at once. A field that names something in another file (a helpline, a
+The loader reads a file and validates it here; content_errors.py says every error as a line
+naming the file and the field in plain words ("examples: needs at least 15, found 2"), all of
+a file's problems at once. A field that names something in another file (a helpline, a
 concept) is checked against what the loader passes as validation context; when that other
 file is itself broken the context says None and the check is skipped, so one broken file
 gives its own errors and not a cascade in every file that uses it.
@@ -12,7 +12,7 @@ gives its own errors and not a cascade in every file that uses it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -25,22 +25,17 @@ from pydantic import (
     PlainValidator,
     RootModel,
     StrictInt,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .content_errors import fail as _fail
+from .content_errors import with_errors
 from .models import AUDIENCES, FALLBACK, Intent, IntentKind, Safety, Suggestion, Triage
 
 MIN_EXAMPLES = 15
 ANSWER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _fail(message: str) -> PydanticCustomError:
-    # No context: the message is shown as written (braces and all).
-    return PydanticCustomError("content", message)
 
 
 def _context(info: ValidationInfo, key: str) -> Any:
@@ -287,9 +282,7 @@ class NormaliseFile(ContentModel):
     replacements: Annotated[dict[Word, Word | None], _or_empty(dict)] = Field(default_factory=dict)
     stopwords: Annotated[tuple[Word, ...], _or_empty(tuple)] = ()
     # the word a group becomes -> the words that become it
-    synonyms: Annotated[dict[Word, tuple[Word, ...]], _or_empty(dict)] = Field(
-        default_factory=dict
-    )
+    synonyms: Annotated[dict[Word, tuple[Word, ...]], _or_empty(dict)] = Field(default_factory=dict)
 
     @field_validator("synonyms")
     @classmethod
@@ -332,77 +325,3 @@ class TriageExamplesFile(RootModel[dict[Annotated[str, AfterValidator(_safety_la
     the learned safety check's training set. Context: `safety_ids`, `broken_ids`."""
 
     SHAPE: ClassVar[str] = "must map a safety intent id (or 'none') to a list of messages"
-
-
-# ---- errors in plain words -----------------------------------------------------------------
-
-# pydantic's own errors, said the way the rest of the loader says things.
-_PLAIN = {
-    "missing": "is required",
-    "extra_forbidden": "is not a field here (misspelt?)",
-    "string_type": "must be text",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping of fields",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "too_short": "must not be empty",
-    "literal_error": "must be {expected}",
-    "enum": "must be one of {expected}",
-}
-
-
-def field_name(loc: tuple[int | str, ...]) -> str:
-    """("triage", "patterns", 0) -> "triage.patterns[0]"; a mapping's key stands for itself."""
-    out = ""
-    for part in loc:
-        if part == "[key]":  # pydantic marks an error in a key, not its value, this way
-            continue
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out
-
-
-def plain_errors(exc: ValidationError, shape: str) -> list[tuple[str, str]]:
-    """(field, message) for each error; "file" for the file as a whole."""
-    out = []
-    for err in exc.errors(include_url=False):
-        field = field_name(err["loc"])
-        template = _PLAIN.get(err["type"]) if field else shape
-        message = template.format(**err.get("ctx", {})) if template else err["msg"]
-        out.append((field or "file", message))
-    return out
-
-
-def validate_file(
-    model: type[ContentModel] | type[TriageExamplesFile], data: Any, context: Mapping[str, Any]
-) -> tuple[Any, list[tuple[str, str]]]:
-    """The validated model (None if any error) and its errors as (field, message)."""
-    try:
-        return model.model_validate(data, context=dict(context)), []
-    except ValidationError as exc:
-        return None, plain_errors(exc, model.SHAPE)
-
-
-def with_errors(
-    cls: type[BaseModel], data: Any, handler: Callable[[Any], Any], extra: list[tuple[str, str]]
-) -> Any:
-    """Validate with `handler`, then raise its errors and `extra` ((field, message)) together."""
-    if not extra:
-        return handler(data)
-    errors: list[InitErrorDetails] = []
-    try:
-        handler(data)
-    except ValidationError as exc:
-        errors = [
-            InitErrorDetails(
-                type=PydanticCustomError(e["type"], e["msg"], e.get("ctx")),
-                loc=e["loc"],
-                input=e["input"],
-            )
-            for e in exc.errors(include_url=False)
-        ]
-    errors += [
-        InitErrorDetails(type=_fail(message), loc=(field,), input=data) for field, message in extra
-    ]
-    raise ValidationError.from_exception_data(cls.__name__, errors)

@@ -1,7 +1,9 @@
 """Load and validate the knowledge base (intents, answers, helplines) once, at start-up.
 
 Every problem is reported with the file and the field it is in, and all problems are
-collected before failing, so a content editor can fix a whole batch in one go.
+collected before failing, so a content editor can fix a whole batch in one go. What each file
+may hold is in content_models.py (pydantic models); here: reading the files, and the checks
+across files (every contract intent present, every answer an intent names written).
 """
 
 from __future__ import annotations
@@ -15,13 +17,8 @@ from typing import Any
 
 import yaml
 
-from .content_models import (
-    ConceptsFile,
-    IntentFile,
-    NormaliseFile,
-    TriageExamplesFile,
-    validate_file,
-)
+from .content_errors import validate_file
+from .content_models import ConceptsFile, IntentFile, NormaliseFile, TriageExamplesFile
 from .models import AUDIENCES, CONTRACT_IDS, Helpline, Intent, IntentKind, KnowledgeBase
 
 # Answers the engine uses that belong to no single intent.
