@@ -180,7 +180,7 @@ class TriageRules(ContentModel):
     combos: Combos = ()
     addenda: Annotated[dict[str, str], _or_empty(dict)] = Field(default_factory=dict)
     topic_first: Combos = ()
-    topic_lead: AnswerId | None = None  # the answer that opens the topic's (see Triage)
+    topic_lead: AnswerId | None = None  # the answer that opens a topic_first reply
 
     @model_validator(mode="wrap")
     @classmethod
