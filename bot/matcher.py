@@ -1,6 +1,7 @@
 """Rank intents for a message with rapidfuzz, knowing when it does not know.
 
-Two kinds of evidence, both prepared once at start-up:
+Four kinds of evidence, prepared once at start-up (matcher_index.py gathers the examples'
+words; the fourth, a linear model over the examples, is classifier.py's):
 
 - Fuzzy similarity to the example questions: the message (normalised, stop-words out) is
   scored against every example in one native `process.cdist` call: `ratio` on words sorted
@@ -27,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -37,8 +37,6 @@ from .classifier import Classifier
 from .matcher_index import Index, TextForms, stem, sum_by_row
 from .models import Candidate, IntentKind, KnowledgeBase
 from .normalise import normalise
-
-__all__ = ["Match", "Matcher", "MatcherConfig", "stem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +272,9 @@ class Matcher:
         base = self._blend(fuzzy, share, p, stems | {stem(w) for w in query.split()})
         return self._top(self._combine(base, vote, fuzzy, exact), mass)
 
-    def _fuzzy_rows(self, share: np.ndarray, p: np.ndarray | None, full: bool) -> Any:
+    def _fuzzy_rows(
+        self, share: np.ndarray, p: np.ndarray | None, full: bool
+    ) -> np.ndarray | None:
         """The rows worth fuzzy-scoring, or None for all of them."""
         cfg = self.config
         if len(self._ids) > cfg.shortlist:
