@@ -272,9 +272,7 @@ class Matcher:
         base = self._blend(fuzzy, share, p, stems | {stem(w) for w in query.split()})
         return self._top(self._combine(base, vote, fuzzy, exact), mass)
 
-    def _fuzzy_rows(
-        self, share: np.ndarray, p: np.ndarray | None, full: bool
-    ) -> np.ndarray | None:
+    def _fuzzy_rows(self, share: np.ndarray, p: np.ndarray | None, full: bool) -> np.ndarray | None:
         """The rows worth fuzzy-scoring, or None for all of them."""
         cfg = self.config
         if len(self._ids) > cfg.shortlist:
