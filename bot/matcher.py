@@ -133,42 +133,15 @@ class Matcher:
         )
 
     def _set_evidence(self, index: Index) -> None:
-        ids, owned = self._ids, index.owned
-        n_rows = max(1, len(ids))
-        oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
+        oos = [r for r, i in enumerate(self._ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
-        self._idf = {s: math.log(1 + n_rows / len(by)) for s, by in owned.items()}
-        # Per stem: which intents own it and the evidence each gets, ready to add in numpy.
-        self._postings = {
-            s: (
-                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
-                np.fromiter(by.values(), dtype=np.float64, count=len(by)) * self._idf[s],
-            )
-            for s, by in owned.items()
-        }
-        if self._oos_row is not None:
-            # A word only off-topic examples use is as telling as a word never seen (the
-            # out-of-scope intent is many small topics, so its share-of-examples is tiny).
-            for s, (rows, weights) in self._postings.items():
-                if len(rows) == 1 and rows[0] == self._oos_row:
-                    weights[0] = max(weights[0], self._idf[s])
+        self._idf = index.idf()
+        self._postings = index.postings(self._idf, self._oos_row)
         self._vocab = list(self._postings)
-        self._unknown_idf = self.config.unknown_weight * math.log(1 + n_rows)
+        self._unknown_idf = self.config.unknown_weight * math.log(1 + max(1, len(self._ids)))
 
     def _set_bayes(self, index: Index) -> None:
-        # Naive Bayes, kept sparse: a word adds log(count + alpha) - log(alpha) to the intents
-        # that use it; every known word costs each intent log(alpha / its smoothed total).
-        alpha = self.config.bayes_alpha
-        counts = index.counts
-        self._bayes = {
-            s: (
-                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
-                np.log1p(np.fromiter(by.values(), dtype=np.float64, count=len(by)) / alpha),
-            )
-            for s, by in counts.items()
-        }
-        smoothed = np.array(index.totals, dtype=np.float64) + alpha * max(1, len(counts))
-        self._bayes_base = math.log(alpha) - np.log(smoothed)
+        self._bayes, self._bayes_base = index.naive_bayes(self.config.bayes_alpha)
         # The vote is between the intents a match can answer with: topics and conversation.
         # Safety intents keep their own score (the safety stage compares it with a threshold).
         self._answerable = np.array(

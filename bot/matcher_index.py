@@ -3,6 +3,7 @@ synonyms, a light stemmer) and the index of examples and words it builds its tab
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from .normalise import normalise
 # A word in this many of an intent's examples is fully typical of it. An absolute count (not
 # a share) so that adding examples never dilutes what an intent already knows.
 TYPICAL_COUNT = 3.0
+
+# Intent rows and their weights for one stem, as numpy arrays.
+Postings = tuple[np.ndarray, np.ndarray]
 
 _SUFFIXES = ("ing", "ed", "es", "s", "ly", "er", "e")
 
@@ -123,6 +127,42 @@ class Index:
         if intent.kind is not IntentKind.SAFETY:
             self.learn_texts.extend(present)
             self.learn_rows.extend(row for _ in present)
+
+    def idf(self) -> dict[str, float]:
+        """Per stem: how rare it is across intents."""
+        n_rows = max(1, len(self.ids))
+        return {s: math.log(1 + n_rows / len(by)) for s, by in self.owned.items()}
+
+    def postings(self, idf: Mapping[str, float], oos_row: int | None) -> dict[str, Postings]:
+        """Per stem: which intents own it and the evidence each gets, ready to add in numpy."""
+        out = {
+            s: (
+                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
+                np.fromiter(by.values(), dtype=np.float64, count=len(by)) * idf[s],
+            )
+            for s, by in self.owned.items()
+        }
+        if oos_row is not None:
+            # A word only off-topic examples use is as telling as a word never seen (the
+            # out-of-scope intent is many small topics, so its share-of-examples is tiny).
+            for s, (rows, weights) in out.items():
+                if len(rows) == 1 and rows[0] == oos_row:
+                    weights[0] = max(weights[0], idf[s])
+        return out
+
+    def naive_bayes(self, alpha: float) -> tuple[dict[str, Postings], np.ndarray]:
+        """Naive Bayes, kept sparse: a word adds log(count + alpha) - log(alpha) to the intents
+        that use it; every known word costs each intent log(alpha / its smoothed total)."""
+        counts = self.counts
+        per_stem = {
+            s: (
+                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
+                np.log1p(np.fromiter(by.values(), dtype=np.float64, count=len(by)) / alpha),
+            )
+            for s, by in counts.items()
+        }
+        smoothed = np.array(self.totals, dtype=np.float64) + alpha * max(1, len(counts))
+        return per_stem, math.log(alpha) - np.log(smoothed)
 
     def _new_row(self, intent_id: str, surfaces: list[str]) -> int:
         row = len(self.ids)
