@@ -188,3 +188,12 @@ def test_pydantic_locations_read_as_the_editor_writes_them(
     loc: tuple[int | str, ...], name: str
 ) -> None:
     assert field_name(loc) == name
+
+
+def test_routing_errors_read_like_the_loaders(kb_copy: Path) -> None:
+    from bot.routing import load_routing
+
+    (kb_copy / "content" / "routing.yaml").write_text("follow_ups:\n  max_words: many\n")
+    with pytest.raises(KnowledgeBaseError) as info:
+        load_routing(load(kb_copy))
+    assert "content/routing.yaml: follow_ups.max_words: must be a whole number" in str(info.value)
