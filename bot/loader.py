@@ -94,7 +94,7 @@ class _Collector:
     def add(self, path: Path, field: str, message: str) -> None:
         self.problems.append(Problem(self.rel(path), field, message))
 
-    def names(self, path: Path) -> bool:
+    def has_problems(self, path: Path) -> bool:
         """Whether a problem was already reported in this file."""
         rel = self.rel(path)
         return any(p.file == rel for p in self.problems)
@@ -258,7 +258,7 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
     c = _Collector(root)
     content = root / "content"
     helplines = load_helplines(c, content / "helplines.yaml")
-    known_helplines = None if c.problems else helplines  # a broken registry: no cascade
+    known_helplines = helplines or None  # an unreadable registry: no error in every intent
     references = load_references(c, content / "helplines.yaml")
     for rid in references.keys() & helplines.keys():
         c.add(content / "helplines.yaml", f"references.{rid}", "id already used by a helpline")
@@ -299,7 +299,7 @@ def load_intents(
         if intent is not None:
             intents[intent.id] = intent
     for cid in CONTRACT_IDS:
-        if cid not in intents and not c.names(folder / f"{cid}.yaml"):
+        if cid not in intents and not c.has_problems(folder / f"{cid}.yaml"):
             c.add(folder / f"{cid}.yaml", "file", "missing: this id is in the intent contract")
     return intents
 
@@ -315,7 +315,7 @@ def needed_answers(c: _Collector, intents: Mapping[str, Intent]) -> set[str]:
             needed.add(i.triage.topic_lead)
         for topic in i.triage.addenda:
             # A topic whose own file is broken is reported there, not here again.
-            if topic not in intents and not c.names(c.root / "intents" / f"{topic}.yaml"):
+            if topic not in intents and not c.has_problems(c.root / "intents" / f"{topic}.yaml"):
                 c.add(c.root / i.source, "triage.addenda", f"unknown intent {topic!r}")
     return needed
 
