@@ -1,6 +1,7 @@
 """Rank intents for a message with rapidfuzz, knowing when it does not know.
 
-Four kinds of evidence, all prepared once at start-up:
+Four kinds of evidence, prepared once at start-up (matcher_index.py gathers the examples'
+words; the fourth, a linear model over the examples, is classifier.py's):
 
 - Fuzzy similarity to the example questions: the message (normalised, stop-words out) is
   scored against every example in one native `process.cdist` call: `ratio` on words sorted
@@ -27,16 +28,16 @@ The blend weight and the thresholds were chosen on the tuning split of the evalu
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from .artefact import ModelStore
 from .classifier import Classifier
-from .models import Candidate, Intent, IntentKind, KnowledgeBase
+from .matcher_index import Index, TextForms, stem, sum_by_row
+from .models import Candidate, IntentKind, KnowledgeBase
 from .normalise import normalise
 
 
@@ -79,50 +80,6 @@ class Match:
     did_you_mean: tuple[str, ...] = ()
 
 
-# A word in this many of an intent's examples is fully typical of it. An absolute count (not
-# a share) so that adding examples never dilutes what an intent already knows.
-TYPICAL_COUNT = 3.0
-
-_SUFFIXES = ("ing", "ed", "es", "s", "ly", "er", "e")
-
-
-def stem(word: str) -> str:
-    """A deliberately light stemmer: groom/grooming/groomed/groomer share one stem."""
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    for suf in _SUFFIXES:
-        if word.endswith(suf) and len(word) - len(suf) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suf)]
-            break
-    if word.endswith("e") and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-def _sum_by_row(rows: list[np.ndarray], values: list[np.ndarray], n: int) -> np.ndarray:
-    """Per row, the sum of its values, added in the order given."""
-    if not rows:
-        return np.zeros(n)
-    return np.bincount(np.concatenate(rows), weights=np.concatenate(values), minlength=n)
-
-
-@dataclass(slots=True)
-class _Index:
-    """What the matcher gathers from the examples in one pass, before it builds its tables."""
-
-    ids: list[str] = field(default_factory=list)
-    choices: list[str] = field(default_factory=list)  # words pre-sorted (token_sort_ratio)
-    owners: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    # stem -> intent row -> how typical (examples using it, saturating; keywords high)
-    owned: dict[str, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
-    counts: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
-    totals: list[int] = field(default_factory=list)
-    full_forms: list[list[str]] = field(default_factory=list)  # examples, stop-words kept
-    learn_texts: list[str] = field(default_factory=list)  # the linear model's examples
-    learn_rows: list[int] = field(default_factory=list)
-
-
 class Matcher:
     def __init__(
         self,
@@ -132,12 +89,10 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.config = config or MatcherConfig()
-        self._stop = kb.stopwords
-        self._synonyms = {**{stem(k): v for k, v in kb.synonyms.items()}, **kb.synonyms}
+        self._forms = TextForms.of(kb)
         self._kinds = {i.id: i.kind for i in kb.intents.values()}
-        index = _Index()
-        for intent in kb.intents.values():
-            self._add_intent(index, intent)
+        cfg = self.config
+        index = Index.build(kb, self._forms, cfg.fuzzy_keeps_stopwords, cfg.keyword_bonus)
         self._ids = ids = index.ids
         self._classifier = self._linear_model(index, models or ModelStore(cache=None))
         self._set_fuzzy(index)
@@ -154,39 +109,7 @@ class Matcher:
         self._set_evidence(index)
         self._set_bayes(index)
 
-    def _add_intent(self, index: _Index, intent: Intent) -> None:
-        kb, cfg = self.kb, self.config
-        normalised = [normalise(ex, kb.replacements).text for ex in intent.examples]
-        texts = [t for t in (self.content_words(n) for n in normalised) if t]
-        surfaces = [self.fuzzy_form(n) for n in normalised if n]
-        keywords = [
-            w
-            for kw in intent.keywords
-            for w in self.content_words(normalise(kw, kb.replacements).text).split()
-        ]
-        if not texts and not keywords:
-            return
-        index.full_forms.append([self._sorted_full(n) for n in normalised if n])
-        row = len(index.ids)
-        index.ids.append(intent.id)
-        index.starts.append(len(index.choices))
-        # An intent with keywords but no examples still gets a (never matching) block.
-        # Only the best score per intent counts, so one copy of each sorted form is enough.
-        for t in dict.fromkeys(" ".join(sorted(t.split())) for t in surfaces or [""]):
-            index.choices.append(t)
-            index.owners.append(intent.id)
-        df = Counter(s for t in texts for s in {stem(w) for w in t.split()})
-        index.totals.append(sum(df.values()))
-        for s, count in df.items():
-            index.owned[s][row] = min(1.0, count / TYPICAL_COUNT)
-            index.counts[s][row] = count
-        for w in keywords:
-            index.owned[stem(w)][row] = 1.0 + cfg.keyword_bonus
-        if intent.kind is not IntentKind.SAFETY:  # safety is the safety stage's (assess.py)
-            index.learn_texts.extend(n for n in normalised if n)
-            index.learn_rows.extend(row for n in normalised if n)
-
-    def _linear_model(self, index: _Index, models: ModelStore) -> Classifier | None:
+    def _linear_model(self, index: Index, models: ModelStore) -> Classifier | None:
         cfg = self.config
         if cfg.classifier_weight <= 0 or len(index.learn_texts) > cfg.classifier_max_examples:
             return None
@@ -197,7 +120,7 @@ class Matcher:
             return None
         return Classifier(fitted, len(index.ids), cfg.classifier_temperature)
 
-    def _set_fuzzy(self, index: _Index) -> None:
+    def _set_fuzzy(self, index: Index) -> None:
         ids, choices, starts = index.ids, index.choices, index.starts
         self._choices = choices
         self._owners = index.owners
@@ -211,43 +134,16 @@ class Matcher:
             [r for r, i in enumerate(ids) if self._kinds[i] is not IntentKind.TOPIC], dtype=np.intp
         )
 
-    def _set_evidence(self, index: _Index) -> None:
-        ids, owned = self._ids, index.owned
-        n_rows = max(1, len(ids))
-        oos = [r for r, i in enumerate(ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
+    def _set_evidence(self, index: Index) -> None:
+        oos = [r for r, i in enumerate(self._ids) if self._kinds[i] is IntentKind.OUT_OF_SCOPE]
         self._oos_row: int | None = oos[0] if oos else None
-        self._idf = {s: math.log(1 + n_rows / len(by)) for s, by in owned.items()}
-        # Per stem: which intents own it and the evidence each gets, ready to add in numpy.
-        self._postings = {
-            s: (
-                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
-                np.fromiter(by.values(), dtype=np.float64, count=len(by)) * self._idf[s],
-            )
-            for s, by in owned.items()
-        }
-        if self._oos_row is not None:
-            # A word only off-topic examples use is as telling as a word never seen (the
-            # out-of-scope intent is many small topics, so its share-of-examples is tiny).
-            for s, (rows, weights) in self._postings.items():
-                if len(rows) == 1 and rows[0] == self._oos_row:
-                    weights[0] = max(weights[0], self._idf[s])
+        self._idf = index.idf()
+        self._postings = index.postings(self._idf, self._oos_row)
         self._vocab = list(self._postings)
-        self._unknown_idf = self.config.unknown_weight * math.log(1 + n_rows)
+        self._unknown_idf = self.config.unknown_weight * math.log(1 + max(1, len(self._ids)))
 
-    def _set_bayes(self, index: _Index) -> None:
-        # Naive Bayes, kept sparse: a word adds log(count + alpha) - log(alpha) to the intents
-        # that use it; every known word costs each intent log(alpha / its smoothed total).
-        alpha = self.config.bayes_alpha
-        counts = index.counts
-        self._bayes = {
-            s: (
-                np.fromiter(by.keys(), dtype=np.intp, count=len(by)),
-                np.log1p(np.fromiter(by.values(), dtype=np.float64, count=len(by)) / alpha),
-            )
-            for s, by in counts.items()
-        }
-        smoothed = np.array(index.totals, dtype=np.float64) + alpha * max(1, len(counts))
-        self._bayes_base = math.log(alpha) - np.log(smoothed)
+    def _set_bayes(self, index: Index) -> None:
+        self._bayes, self._bayes_base = index.naive_bayes(self.config.bayes_alpha)
         # The vote is between the intents a match can answer with: topics and conversation.
         # Safety intents keep their own score (the safety stage compares it with a threshold).
         self._answerable = np.array(
@@ -256,24 +152,12 @@ class Matcher:
         )
 
     def fuzzy_form(self, text: str) -> str:
-        """What the fuzzy pass compares: synonyms unified; stop-words kept only when the
-        config says so (short questions like "who are you" are mostly stop-words)."""
-        if not self.config.fuzzy_keeps_stopwords:
-            return self.content_words(text)
-        return " ".join(self._unify(text.split()))
-
-    def _sorted_full(self, text: str) -> str:
-        return " ".join(sorted(self._unify(text.split())))
+        """What the fuzzy pass compares (see TextForms.surface)."""
+        return self._forms.surface(text, self.config.fuzzy_keeps_stopwords)
 
     def content_words(self, text: str) -> str:
         """Stop-words out, synonyms to one word: what both matching passes compare."""
-        words = [w for w in text.split() if w not in self._stop] or text.split()
-        return " ".join(self._unify(words))
-
-    def _unify(self, words: Iterable[str]) -> list[str]:
-        """Each word as its synonym group's word, when it has one."""
-        syn = self._synonyms
-        return [syn.get(w) or syn.get(stem(w)) or w for w in words]
+        return self._forms.content_words(text)
 
     def _resolve(self, word: str) -> tuple[str | None, float]:
         """The known stem a message word stands for, and how sure (1.0 = exact)."""
@@ -316,8 +200,8 @@ class Matcher:
             if counted is not None and s not in stems:
                 bayes.append(counted)
             stems.add(s)
-        mass = _sum_by_row(owners, weights, n)
-        loglik = _sum_by_row([b[0] for b in bayes], [b[1] for b in bayes], n)
+        mass = sum_by_row(owners, weights, n)
+        loglik = sum_by_row([b[0] for b in bayes], [b[1] for b in bayes], n)
         known = len(stems)
         if self._oos_row is not None:
             mass[self._oos_row] += self.config.unknown_to_oos * unknown
@@ -356,57 +240,88 @@ class Matcher:
         query = self.content_words(normalised_text)
         if not query or not self._ids:
             return []
-        a = self.config.fuzzy_weight
         share, mass, vote, stems = self.evidence(query)
         model = self._classifier
         p = model.scores(normalised_text) if model is not None else None  # shortlist uses it
-        rows = None
-        if len(self._ids) > self.config.shortlist:
+        fuzzy, exact = self._fuzzy(normalised_text, query, self._fuzzy_rows(share, p, full))
+        base = self._blend(fuzzy, share, p, stems | {stem(w) for w in query.split()})
+        return self._top(self._combine(base, vote, fuzzy, exact), mass)
+
+    def _fuzzy_rows(self, share: np.ndarray, p: np.ndarray | None, full: bool) -> np.ndarray | None:
+        """The rows worth fuzzy-scoring, or None for all of them."""
+        cfg = self.config
+        if len(self._ids) > cfg.shortlist:
             # Large knowledge bases: fuzzy-score only the intents whose words the message
             # uses most (typos are already resolved to known words), plus out-of-scope.
-            rows = np.argpartition(-share, self.config.shortlist - 1)[: self.config.shortlist]
+            rows = np.argpartition(-share, cfg.shortlist - 1)[: cfg.shortlist]
             if self._oos_row is not None and self._oos_row not in rows:
                 rows = np.append(rows, self._oos_row)
-        elif not full and 0 < self.config.topic_shortlist < len(self._ids):
-            k = self.config.topic_shortlist
+            return rows
+        if not full and 0 < cfg.topic_shortlist < len(self._ids):
+            k = cfg.topic_shortlist
             picks = [self._not_topics, np.argpartition(-share, k - 1)[:k]]
             if p is not None:
                 picks.append(np.argpartition(-p, k - 1)[:k])
-            rows = np.unique(np.concatenate(picks))
-        surface = self.fuzzy_form(normalised_text) if self.config.fuzzy_keeps_stopwords else query
+            return np.unique(np.concatenate(picks))
+        return None
+
+    def _fuzzy(
+        self, normalised_text: str, query: str, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per intent: fuzzy similarity, and whether it is (almost) an example of it."""
+        cfg = self.config
+        surface = self.fuzzy_form(normalised_text) if cfg.fuzzy_keeps_stopwords else query
         fuzzy = self.similarity(surface, rows)
-        exact = fuzzy >= self.config.exact
+        exact = fuzzy >= cfg.exact
         if np.count_nonzero(exact) > 1:
             # Several intents tie once stop-words are gone ("who are you" / "who should i
             # tell" are both "who"): the whole wording decides which example it really is.
-            q = self._sorted_full(normalised_text)
+            q = self._forms.sorted_full(normalised_text)
             for r in np.flatnonzero(exact):
                 hit = process.extractOne(q, self._full_by_row[r], scorer=fuzz.ratio)
                 fuzzy[r] = min(fuzzy[r], hit[1] / 100.0 if hit else 0.0)
-            exact = fuzzy >= self.config.exact
+            exact = fuzzy >= cfg.exact
+        return fuzzy, exact
+
+    def _blend(
+        self, fuzzy: np.ndarray, share: np.ndarray, p: np.ndarray | None, present: set[str]
+    ) -> np.ndarray:
+        """Fuzzy similarity, word evidence and the linear model in one score per intent;
+        out-of-scope discounted, intents missing their `requires` words cut."""
+        cfg = self.config
+        a = cfg.fuzzy_weight
         base = a * fuzzy + (1 - a) * share
+        model = self._classifier
         if model is not None and p is not None:
             # The linear model's view, blended in for the intents it knows.
-            h = self.config.classifier_weight
+            h = cfg.classifier_weight
             learned = model.classes
             base[learned] = (1 - h) * base[learned] + h * p[learned]
-        oos = self._oos_row
-        if oos is not None:
+        if self._oos_row is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.
-            base[oos] *= 1.0 - self.config.oos_discount
-        if self._requires:
-            present = stems | {stem(w) for w in query.split()}
-            for r, needed in self._requires.items():
-                if not present & needed:
-                    base[r] *= 1.0 - self.config.requires_penalty
+            base[self._oos_row] *= 1.0 - cfg.oos_discount
+        for r, needed in self._requires.items():
+            if not present & needed:
+                base[r] *= 1.0 - cfg.requires_penalty
+        return base
+
+    def _combine(
+        self, base: np.ndarray, vote: np.ndarray, fuzzy: np.ndarray, exact: np.ndarray
+    ) -> np.ndarray:
+        """The naive-Bayes vote between answerable intents added, unless the evidence says
+        off-topic; a near-exact example decides on its own."""
         g = self.config.bayes_weight
         combined = np.where(self._answerable, (1 - g) * base + g * vote, base)
+        oos = self._oos_row
         if oos is not None and int(np.argmax(base)) == oos:
             # Off-topic on the evidence: the vote between topics must not overturn that.
             combined = np.minimum(combined, np.nextafter(base[oos], 0.0))
             combined[oos] = base[oos]
         # A message (almost) identical to an example belongs to that example's intent.
         combined[exact] = np.maximum(combined[exact], fuzzy[exact])
+        return combined
+
+    def _top(self, combined: np.ndarray, mass: np.ndarray) -> list[Candidate]:
         k = min(self.config.top_k, len(combined))
         top = np.argpartition(-combined, k - 1)[:k]
         top = top[np.argsort(-combined[top], kind="stable")]

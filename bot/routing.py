@@ -94,6 +94,7 @@ M = TypeVar("M", bound=BaseModel)
 def read_content_model(kb: KnowledgeBase, file: str, model: type[M]) -> M:
     """A content file (the built-in one if the knowledge base has none) read into `model`;
     every problem named by file and field."""
+    from .content_errors import plain_errors
     from .loader import KnowledgeBaseError, Problem, default_root
 
     path = Path(kb.root or ".") / file
@@ -103,8 +104,6 @@ def read_content_model(kb: KnowledgeBase, file: str, model: type[M]) -> M:
         return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError([Problem(file, "file", f"not valid YAML: {exc}")]) from exc
-    except ValidationError as exc:
-        raise KnowledgeBaseError(
-            Problem(file, ".".join(str(p) for p in e["loc"]) or "file", e["msg"])
-            for e in exc.errors()
-        ) from exc
+    except ValidationError as exc:  # said as the loader says it (content_errors.py)
+        errors = plain_errors(exc, "must be a mapping")
+        raise KnowledgeBaseError(Problem(file, field, what) for field, what in errors) from exc

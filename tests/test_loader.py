@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content_errors import field_name
 from bot.loader import KnowledgeBaseError, load
 from bot.models import AUDIENCES, CONTRACT_IDS, KnowledgeBase
 
@@ -114,3 +115,85 @@ def test_concept_regexes_keep_their_case(kb: KnowledgeBase) -> None:
     regexes = [p for phrases in kb.concepts.values() for p in phrases if p.startswith("re:")]
     assert any("\\S" in p for p in regexes)
     assert all(p == p.strip() for p in regexes)
+
+
+def test_a_misspelt_field_is_an_error_not_ignored(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "the_law.yaml"
+    p.write_text(p.read_text().replace("keywords:", "keyword:", 1))
+    s = kb_copy / "intents" / "self_harm.yaml"
+    s.write_text(s.read_text().replace("  unless:", "  unles:", 1))
+    msg = _problems(kb_copy)
+    assert "intents/the_law.yaml: keyword: is not a field here (misspelt?)" in msg
+    assert "intents/self_harm.yaml: triage.unles: is not a field here (misspelt?)" in msg
+
+
+def test_every_problem_in_one_file_is_named_with_its_path(kb_copy: Path) -> None:
+    p = kb_copy / "intents" / "the_law.yaml"
+    text = p.read_text().replace("    message:", "    mesage:", 1).replace("  parent:", "  parnt:")
+    p.write_text(text + "triage:\n  safety: urgent\n")
+    msg = _problems(kb_copy)
+    for line in (
+        "intents/the_law.yaml: suggestions[0].message: is required",
+        "intents/the_law.yaml: signposts.parent: is required",
+        "intents/the_law.yaml: triage: only intents of kind 'safety' have triage rules",
+    ):
+        assert line in msg
+
+
+def test_an_empty_intent_file_is_named(kb_copy: Path) -> None:
+    (kb_copy / "intents" / "greeting.yaml").write_text("")
+    msg = _problems(kb_copy)
+    assert "intents/greeting.yaml: file: must be a mapping of fields" in msg
+    assert "missing" not in msg
+
+
+def test_a_broken_concepts_file_does_not_cascade(kb_copy: Path) -> None:
+    # Every safety intent names concepts: with the file broken, say so once, not per combo.
+    (kb_copy / "content" / "safety_concepts.yaml").write_text("concepts: [a, b]\n")
+    with pytest.raises(KnowledgeBaseError) as info:
+        load(kb_copy)
+    assert [str(p) for p in info.value.problems] == [
+        "content/safety_concepts.yaml: concepts: must be a mapping"
+    ]
+
+
+def test_a_broken_safety_intent_is_not_also_unknown_to_the_triage_examples(
+    kb_copy: Path,
+) -> None:
+    p = kb_copy / "intents" / "self_harm.yaml"
+    p.write_text(p.read_text().replace("safety: urgent", "safety: high", 1))
+    with pytest.raises(KnowledgeBaseError) as info:
+        load(kb_copy)
+    assert [str(p) for p in info.value.problems] == [
+        "intents/self_harm.yaml: triage.safety: must be 'urgent' or 'emergency'"
+    ]
+
+
+def test_a_word_in_two_synonym_groups_is_named(kb_copy: Path) -> None:
+    p = kb_copy / "content" / "normalise.yaml"
+    p.write_text(p.read_text() + "  photograph: [pic]\n")
+    assert "content/normalise.yaml: synonyms: 'pic' is in both" in _problems(kb_copy)
+
+
+@pytest.mark.parametrize(
+    ("loc", "name"),
+    [
+        (("triage", "patterns", 0), "triage.patterns[0]"),
+        (("concepts", "stranger", 3), "concepts.stranger[3]"),
+        (("sadness", "[key]"), "sadness"),
+        ((), ""),
+    ],
+)
+def test_pydantic_locations_read_as_the_editor_writes_them(
+    loc: tuple[int | str, ...], name: str
+) -> None:
+    assert field_name(loc) == name
+
+
+def test_routing_errors_read_like_the_loaders(kb_copy: Path) -> None:
+    from bot.routing import load_routing
+
+    (kb_copy / "content" / "routing.yaml").write_text("follow_ups:\n  max_words: many\n")
+    with pytest.raises(KnowledgeBaseError) as info:
+        load_routing(load(kb_copy))
+    assert "content/routing.yaml: follow_ups.max_words: must be a whole number" in str(info.value)
