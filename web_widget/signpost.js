@@ -31,7 +31,7 @@
   if (!script) return;
 
   // The only hard-coded helpline numbers: shown when the API cannot be reached.
-  // The first three are shown with errors; all but 999 make the offline "Talk to someone" list.
+  // The first three are shown with errors; all but the emergency one make the offline "Talk to someone" list.
   var OFFLINE_HELP = [
     { id: 'childline', name: 'Childline', phone: '0800 1111', url: 'https://www.childline.org.uk/',
       description: 'For children and young people. Free, private, 24 hours.', open_now: true },
@@ -260,7 +260,7 @@
     h('div', { class: 'sp-foot' }, [
       h('p', { class: 'sp-tools' }, [talkBtn, aboutBtn, clearBtn]),
       h('p', { id: 'sp-privacy', class: 'sp-privacy' }, [
-        "We don't save what you type. ", h('span', { class: 'sp-shift-tip', text: 'Press Shift 3 times to leave fast.' })])])
+        "We don't save what you type. " + (persist ? kept + ' ' : ''), h('span', { class: 'sp-shift-tip', text: 'Press Shift 3 times to leave fast.' })])])
   ]);
   var cover = h('div', { class: 'sp-cover', hidden: true });
   var pageExit = 'pageExit' in data &&
@@ -468,7 +468,7 @@
     }
     if (safety === 'none') msg.append.apply(msg, body.concat(cards(sps) || []));
     else {
-      // Urgent or emergency: 999 first (emergency), then people to talk to now, then the answer.
+      // Urgent or emergency: the emergency card first, then people to talk to now, then the answer.
       var talk = ids(talkList(state.audience));
       var nines = sps.filter(function (s) { return s.id === 'emergency'; });
       var rest = sps.filter(function (s) { return s.id !== 'emergency' && talk.indexOf(s.id) < 0; });

@@ -12,8 +12,6 @@ NEUTRAL_STUB = "<!doctype html><html lang=en><title>Weather</title><p>Weather fo
 
 HELPLINES_OFFLINE = {"0800 1111": "tel:08001111", "0808 800 5000": "tel:08088005000"}
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
-
 CHILDLINE = {
     "id": "childline",
     "name": "Childline",
