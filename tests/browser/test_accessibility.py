@@ -81,6 +81,52 @@ def test_axe_emergency_did_you_mean_and_error(chat: Chat) -> None:
     assert_axe_clean(chat, "emergency, urgent, did-you-mean and error messages")
 
 
+def _answer_with_more_and_urgent(chat: Chat) -> None:
+    """Contract-shaped replies (the `more` field, helplines with hours), from page.route."""
+    from .test_help_now import serve_helplines
+
+    serve_helplines(chat)
+    replies = iter(
+        [
+            fake_reply(
+                answer="Don't send anything. Call [Childline](https://www.childline.org.uk/).",
+                more="- Block them.\n- Report them to the app.\n\nYou can call 0800 1111.",
+            ),
+            fake_reply(intent="disclosure", safety="urgent", answer="Thank you for telling me."),
+        ]
+    )
+    chat.page.route("**/api/chat", lambda r: fulfil_json(r, next(replies)))
+    answer = chat.ask("he keeps asking for pics")
+    answer.get_by_text("Tell me more").click()
+    answer.locator(".sp-card").first.get_by_text("More ways").click()
+    expect(answer.get_by_text("Block them.")).to_be_visible()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_tell_me_more_talk_feedback_and_about(
+    make_chat: Callable[..., Chat], scheme: str
+) -> None:
+    chat = make_chat(color_scheme=scheme)
+    chat.page.clock.set_fixed_time("2026-12-02T03:00:00Z")
+    chat.goto()
+    assert_axe_clean(chat, f"{scheme}: closed, with the page Quick exit")
+    chat.page.keyboard.press("Shift")
+    expect(chat.page.locator(".sp-shift")).to_be_visible()
+    assert_axe_clean(chat, f"{scheme}: Shift pressed once")
+    chat.page.keyboard.press("a")
+    chat.open()
+    assert_axe_clean(chat, f"{scheme}: open")
+    chat.choose("I'm a young person")
+    _answer_with_more_and_urgent(chat)
+    assert_axe_clean(chat, f"{scheme}: after Tell me more and More ways")
+    chat.page.locator(".sp-fb").first.get_by_role("button", name="Yes").click()
+    chat.ask("something happened to me")
+    chat.button("Talk to someone now").click()
+    chat.button("About this chat").click()
+    expect(chat.page.locator(".sp-talk")).to_have_count(2)
+    assert_axe_clean(chat, f"{scheme}: urgent answer, feedback given, talk list, about")
+
+
 @pytest.mark.parametrize("width,height,name", [(1280, 800, "desktop"), (375, 812, "mobile-375")])
 def test_screenshots(
     make_chat: Callable[..., Chat], artifacts: Path, width: int, height: int, name: str
