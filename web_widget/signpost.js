@@ -31,10 +31,10 @@
   if (!script) return;
 
   // The only hard-coded helpline numbers: shown when the API cannot be reached.
-  // The first three are shown with errors; all but the emergency one make the offline "Talk to someone" list.
+  // The first three are shown with errors; the offline "Talk to someone" lists come from the rest.
   var OFFLINE_HELP = [
     { id: 'childline', name: 'Childline', phone: '0800 1111', url: 'https://www.childline.org.uk/',
-      description: 'For children and young people. Free, private, 24 hours.', open_now: true },
+      contact_url: 'https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/', description: 'For children and young people. Free, private, 24 hours.', open_now: true },
     { id: 'nspcc_helpline', name: 'NSPCC helpline', phone: '0808 800 5000',
       url: 'https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/',
       description: 'For adults worried about a child.' },
@@ -368,7 +368,7 @@
     var c = [], web = sp.contact_url || sp.url;
     if (sp.phone) c.push({ kind: 'phone', value: sp.phone, label: 'Call ' + str(sp.phone) });
     if (sp.sms) c.push({ kind: 'text', value: sp.sms, label: str(sp.text) || 'Text ' + str(sp.sms) });
-    if (web) c.push({ kind: 'web', value: web, label: str(sp.name) + ' website' });
+    if (web) c.push({ kind: 'web', value: web, label: sp.contact_url ? 'Contact ' + str(sp.name) + ' online' : str(sp.name) + ' website' });
     if (sp.email) c.push({ kind: 'email', value: sp.email, label: 'Email ' + str(sp.email) });
     return c;
   }
@@ -403,9 +403,8 @@
   // Talk to someone now: the audience's list from GET /api/helplines, closed services last.
   var help = {}, helpP = {};
   function offlineTalk(aud) {
-    var l = OFFLINE_HELP.filter(function (s) { return s.id !== 'emergency'; });
-    if (aud === 'parent') l.unshift(l.splice(1, 1)[0]);
-    return l;
+    var other = aud === 'parent' ? 'childline' : 'nspcc_helpline';
+    return OFFLINE_HELP.filter(function (s) { return s.id !== 'emergency' && s.id !== other; });
   }
   function talkList(aud) {
     aud = aud === 'parent' ? aud : 'young_person';

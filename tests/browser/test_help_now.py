@@ -184,11 +184,20 @@ def test_talk_to_someone_with_an_older_server(chat: Chat) -> None:
     """No GET /api/helplines (the real app of this branch answers 404): the built-in list."""
     chat.start("I'm a parent or carer")
     open_talk(chat)
-    names = talk_names(chat)
-    assert names[0] == "NSPCC helpline" and "Childline" in names and "Samaritans" in names
+    assert talk_names(chat) == ["NSPCC helpline", "Shout", "Samaritans"]
     block = chat.page.locator(".sp-talk").last
     expect(block.locator('a[href="tel:08088005000"]')).to_have_count(1)
     expect(block.locator('a[href="tel:116123"]')).to_have_count(1)
+    expect(block.locator('a[href="sms:85258"]')).to_have_count(1)
+    # A young person gets Childline (its 1-2-1 chat page under "More ways"), not the NSPCC.
+    chat.button("Clear chat").click()
+    chat.choose("I'm a young person")
+    open_talk(chat)
+    assert talk_names(chat) == ["Childline", "Shout", "Samaritans"]
+    childline = chat.page.locator(".sp-talk").last.locator(".sp-card").first
+    contact = childline.get_by_role("link", name="Contact Childline online")
+    childline.get_by_text("More ways").click()
+    expect(contact).to_have_attribute("href", CHILDLINE_CHAT)
 
 
 def test_urgent_and_emergency_answers_lead_with_people_to_talk_to(chat: Chat) -> None:
