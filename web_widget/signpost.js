@@ -34,7 +34,8 @@
   // The first three are shown with errors; the offline "Talk to someone" lists come from the rest.
   var OFFLINE_HELP = [
     { id: 'childline', name: 'Childline', phone: '0800 1111', url: 'https://www.childline.org.uk/',
-      contact_url: 'https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/', description: 'For children and young people. Free, private, 24 hours.', open_now: true },
+      contact_url: 'https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/',
+      description: 'For children and young people. Free, private, 24 hours.', open_now: true },
     { id: 'nspcc_helpline', name: 'NSPCC helpline', phone: '0808 800 5000',
       url: 'https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/',
       description: 'For adults worried about a child.' },
@@ -259,8 +260,8 @@
     log, status, form,
     h('div', { class: 'sp-foot' }, [
       h('p', { class: 'sp-tools' }, [talkBtn, aboutBtn, clearBtn]),
-      h('p', { id: 'sp-privacy', class: 'sp-privacy' }, [
-        "We don't save what you type. " + (persist ? kept + ' ' : ''), h('span', { class: 'sp-shift-tip', text: 'Press Shift 3 times to leave fast.' })])])
+      h('p', { id: 'sp-privacy', class: 'sp-privacy' }, ["We don't save what you type. " + (persist ? kept + ' ' : ''),
+        h('span', { class: 'sp-shift-tip', text: 'Press Shift 3 times to leave fast.' })])])
   ]);
   var cover = h('div', { class: 'sp-cover', hidden: true });
   var pageExit = 'pageExit' in data &&
@@ -368,7 +369,10 @@
     var c = [], web = sp.contact_url || sp.url;
     if (sp.phone) c.push({ kind: 'phone', value: sp.phone, label: 'Call ' + str(sp.phone) });
     if (sp.sms) c.push({ kind: 'text', value: sp.sms, label: str(sp.text) || 'Text ' + str(sp.sms) });
-    if (web) c.push({ kind: 'web', value: web, label: sp.contact_url ? 'Contact ' + str(sp.name) + ' online' : str(sp.name) + ' website' });
+    if (web) {
+      c.push({ kind: 'web', value: web,
+        label: sp.contact_url ? 'Contact ' + str(sp.name) + ' online' : str(sp.name) + ' website' });
+    }
     if (sp.email) c.push({ kind: 'email', value: sp.email, label: 'Email ' + str(sp.email) });
     return c;
   }
@@ -504,12 +508,14 @@
     if (item.type === 'bot' && isObj(item.res)) return renderBot(item, last);
     if (item.type === 'talk') return [bubble('sp-bot', talkBlock(state.audience))];
     if (item.type === 'about') {
-      return [bubble('sp-bot', [h('p', { class: 'sp-talk-title', text: 'About this chat' }), h('div', { class: 'sp-text' }, markdown(
-        "- It gives automatic answers. It's a computer, not a person.\n" +
-        "- It can't see who you are, and it can't tell anyone or send help.\n" +
-        "- What you type is only used to find an answer. We don't save it. " + kept + '\n' +
-        '- If you or someone else is in danger right now, call ' + OFFLINE_HELP[2].phone + '.\n' +
-        "- Tip: leaving with Quick exit doesn't clear your browser history. To hide this visit, delete it from your history, or use a private window."))])];
+      return [bubble('sp-bot', [h('p', { class: 'sp-talk-title', text: 'About this chat' }),
+        h('div', { class: 'sp-text' }, markdown(
+          "- It gives automatic answers. It's a computer, not a person.\n" +
+          "- It can't see who you are, and it can't tell anyone or send help.\n" +
+          "- What you type is only used to find an answer. We don't save it. " + kept + '\n' +
+          '- If you or someone else is in danger right now, call ' + OFFLINE_HELP[2].phone + '.\n' +
+          "- Tip: leaving with Quick exit doesn't clear your browser history. " +
+          'To hide this visit, delete it from your history, or use a private window.'))])];
     }
     if (item.type === 'error') return renderError(item);
     if (item.type === 'intro') return [bubble('sp-bot', h('div', { class: 'sp-text' }, markdown(greeting)))];
