@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import metrics
+from .schemas import ErrorResponse
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 FEEDBACK = Counter(
@@ -67,5 +68,10 @@ def install(app: FastAPI) -> None:
         methods=["POST"],
         status_code=204,
         tags=["chat"],
-        responses={422: {"description": "Invalid input or unknown intent."}, 429: {}},
+        responses={
+            413: {"model": ErrorResponse, "description": "Request body too large."},
+            415: {"model": ErrorResponse, "description": "Body must be application/json."},
+            422: {"model": ErrorResponse, "description": "Invalid input or unknown intent."},
+            429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
+        },
     )
