@@ -6,85 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from .helpers import EMERGENCY, Chat, fake_reply, fulfil_json
+from .helpers import Chat, assert_axe_clean, fake_reply, fulfil_json, serve_helplines
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-# Every rule axe runs by default (WCAG A/AA and best practice), not only the WCAG tags.
-AXE_OPTIONS = {"resultTypes": ["violations"]}
-
-
-def assert_axe_clean(chat: Chat, when: str) -> None:
-    # Mid-fade, text is part transparent and axe measures a contrast nobody sees.
-    chat.settle()
-    results = AXE.run(chat.page, options=AXE_OPTIONS)
-    details = [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(str(n.get("target")) for n in v["nodes"][:5])
-        for v in results.response["violations"]
-    ]
-    assert results.violations_count == 0, f"axe, {when}:\n" + "\n".join(details)
-
-
-def test_axe_closed_open_and_answered(chat: Chat) -> None:
-    chat.goto()
-    assert_axe_clean(chat, "widget closed")
-    chat.open()
-    assert_axe_clean(chat, "widget open")
-    chat.choose("I'm a young person")
-    answer = chat.ask("what is grooming")
-    expect(answer.locator(".sp-card").first).to_be_visible()
-    assert_axe_clean(chat, "after an answer with signposts")
-
-
-def test_axe_emergency_did_you_mean_and_error(chat: Chat) -> None:
-    chat.start("I'm a parent or carer")
-    replies = iter(
-        [
-            lambda r: fulfil_json(
-                r,
-                fake_reply(
-                    intent="immediate_danger",
-                    safety="emergency",
-                    answer=(
-                        "**Call 999 now.**\n\n- You did the right thing.\n- It is not your fault."
-                    ),
-                    signposts=[EMERGENCY],
-                ),
-            ),
-            lambda r: fulfil_json(
-                r,
-                fake_reply(
-                    intent="disclosure", safety="urgent", answer="Thank you for telling me."
-                ),
-            ),
-            lambda r: fulfil_json(
-                r,
-                fake_reply(
-                    intent="fallback",
-                    answer="Sorry, I'm not sure.",
-                    suggestions=[{"label": "Online grooming", "message": "what is grooming"}],
-                ),
-            ),
-            lambda r: fulfil_json(
-                r, {"detail": "slow down"}, status=429, headers={"Retry-After": "5"}
-            ),
-        ]
-    )
-    chat.page.route("**/api/chat", lambda r: next(replies)(r))
-    for text in ("help", "something happened", "gromin", "again"):
-        chat.ask(text)
-    assert_axe_clean(chat, "emergency, urgent, did-you-mean and error messages")
 
 
 def _answer_with_more_and_urgent(chat: Chat) -> None:
     """Contract-shaped replies (the `more` field, helplines with hours), from page.route."""
-    from .test_help_now import serve_helplines
-
     serve_helplines(chat)
     replies = iter(
         [

@@ -15,93 +15,19 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Route, expect
 
-from .helpers import EMERGENCY, NEUTRAL_PAGE, Chat, fake_reply, fulfil_json, host_page
+from .helpers import (
+    CHILDLINE_CHAT,
+    EMERGENCY,
+    NEUTRAL_PAGE,
+    Chat,
+    assert_axe_clean,
+    fake_reply,
+    fulfil_json,
+    host_page,
+    serve_helplines,
+)
 
 pytestmark = pytest.mark.browser
-
-WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
-# Made-up opening hours for the test: the real ones live in the content registry.
-NSPCC = {
-    "id": "nspcc_helpline",
-    "name": "NSPCC helpline",
-    "for": "Adults worried about a child",
-    "description": "Talk to a child-protection expert.",
-    "phone": "0808 800 5000",
-    "email": "help@nspcc.org.uk",
-    "url": "https://www.nspcc.org.uk/",
-    "contact_url": "https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/",
-    "hours": "Monday to Friday 8am to 10pm, weekends 9am to 6pm",
-    "open_now": True,  # computed by the server earlier: the browser must not trust it
-    "opening": [
-        {"days": WEEKDAYS, "opens": "08:00", "closes": "22:00"},
-        {"days": ["sat", "sun"], "opens": "09:00", "closes": "18:00"},
-    ],
-    "channels": [
-        {"kind": "phone", "value": "0808 800 5000", "label": "Call 0808 800 5000"},
-        {"kind": "email", "value": "help@nspcc.org.uk", "label": "Email help@nspcc.org.uk"},
-        {
-            "kind": "report",
-            "value": "https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/",
-            "label": "Report a worry online",
-        },
-    ],
-}
-CHILDLINE_CHAT = "https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/"
-CHILDLINE_FULL = {
-    "id": "childline",
-    "name": "Childline",
-    "for": "Children and young people up to 19",
-    "description": "Free and private, about anything.",
-    "phone": "0800 1111",
-    "url": "https://www.childline.org.uk/",
-    "contact_url": CHILDLINE_CHAT,
-    "hours": "24 hours, every day",
-    "open_now": True,
-    "opening": [],
-    "channels": [
-        {"kind": "phone", "value": "0800 1111", "label": "Call 0800 1111"},
-        {"kind": "chat", "value": CHILDLINE_CHAT, "label": "Chat 1-2-1 online"},
-    ],
-}
-SHOUT = {
-    "id": "shout",
-    "name": "Shout",
-    "for": "Anyone who is struggling",
-    "description": "Support by text, any time.",
-    "text": "Text SHOUT to 85258",
-    "sms": "85258",
-    "hours": "24 hours, every day",
-    "open_now": True,
-    "opening": [],
-    "channels": [{"kind": "text", "value": "85258", "label": "Text SHOUT to 85258"}],
-}
-SAMARITANS = {
-    "id": "samaritans",
-    "name": "Samaritans",
-    "for": "Anyone",
-    "description": "Free, any time.",
-    "phone": "116 123",
-    "hours": "24 hours, every day",
-    "open_now": True,
-    "opening": [],
-    "channels": [{"kind": "phone", "value": "116 123", "label": "Call 116 123"}],
-    "contact_url": None,
-}
-LISTS = {"parent": [NSPCC, SHOUT, SAMARITANS], "young_person": [CHILDLINE_FULL, SHOUT, SAMARITANS]}
-
-
-def serve_helplines(chat: Chat, bare_list: bool = False) -> list[str]:
-    """Answer GET /api/helplines?audience=... like the contract; returns the audiences asked."""
-    asked: list[str] = []
-
-    def handle(route: Route) -> None:
-        audience = re.search(r"audience=([a-z_]+)", route.request.url)
-        asked.append(audience.group(1) if audience else "")
-        items = LISTS.get(asked[-1], LISTS["young_person"])
-        fulfil_json(route, items if bare_list else {"helplines": items})  # type: ignore[arg-type]
-
-    chat.page.route("**/api/helplines*", handle)
-    return asked
 
 
 def html(body: str) -> Callable[[Route], None]:
@@ -429,6 +355,7 @@ def test_short_screens_keep_the_input_and_the_answer_visible(
     assert m["input"][0] >= 0 and m["input"][1] <= m["vh"], m
     assert m["foot"] <= m["vh"] + 0.5, m  # the footer no longer runs off screen
     assert m["logTop"] <= m["lastTop"] < m["logBottom"] - 20, m  # the answer's start is shown
+    assert_axe_clean(chat, f"{width} x {height}, after an answer")
 
 
 def test_widget_has_its_own_language(make_chat: Callable[..., Chat]) -> None:
