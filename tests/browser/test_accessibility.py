@@ -8,9 +8,60 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import Chat, assert_axe_clean, fake_reply, fulfil_json, serve_helplines
+from .helpers import EMERGENCY, Chat, assert_axe_clean, fake_reply, fulfil_json, serve_helplines
 
 pytestmark = pytest.mark.browser
+
+
+def test_axe_closed_open_and_answered(chat: Chat) -> None:
+    chat.goto()
+    assert_axe_clean(chat, "widget closed")
+    chat.open()
+    assert_axe_clean(chat, "widget open")
+    chat.choose("I'm a young person")
+    answer = chat.ask("what is grooming")
+    expect(answer.locator(".sp-card").first).to_be_visible()
+    assert_axe_clean(chat, "after an answer with signposts")
+
+
+def test_axe_emergency_did_you_mean_and_error(chat: Chat) -> None:
+    chat.start("I'm a parent or carer")
+    replies = iter(
+        [
+            lambda r: fulfil_json(
+                r,
+                fake_reply(
+                    intent="immediate_danger",
+                    safety="emergency",
+                    answer=(
+                        "**Call 999 now.**\n\n- You did the right thing.\n- It is not your fault."
+                    ),
+                    signposts=[EMERGENCY],
+                ),
+            ),
+            lambda r: fulfil_json(
+                r,
+                fake_reply(
+                    intent="disclosure", safety="urgent", answer="Thank you for telling me."
+                ),
+            ),
+            lambda r: fulfil_json(
+                r,
+                fake_reply(
+                    intent="fallback",
+                    answer="Sorry, I'm not sure.",
+                    suggestions=[{"label": "Online grooming", "message": "what is grooming"}],
+                ),
+            ),
+            lambda r: fulfil_json(
+                r, {"detail": "slow down"}, status=429, headers={"Retry-After": "5"}
+            ),
+        ]
+    )
+    chat.page.route("**/api/chat", lambda r: next(replies)(r))
+    for text in ("help", "something happened", "gromin", "again"):
+        chat.ask(text)
+    assert_axe_clean(chat, "emergency, urgent, did-you-mean and error messages")
 
 
 def _answer_with_more_and_urgent(chat: Chat) -> None:
