@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,6 +224,35 @@ def test_insights_reads_a_live_metrics_page(engine: Engine) -> None:
         page = c.get("/metrics").text
     row = _rows(page)["remove_image"]
     assert isinstance(row["yes"], int) and row["yes"] >= 12
+
+
+def test_insights_reads_over_http(capsys: pytest.CaptureFixture[str]) -> None:
+    """The `http://HOST/metrics` form: a real HTTP server on loopback serving a scrape."""
+
+    class Scrape(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = SCRAPE.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; version=0.0.4")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # keep the test output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scrape)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        assert main(["insights", "--json", url]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = {r["intent"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["online_grooming"]["answered"] == 135
+    assert rows["the_law"]["answered"] == "<10"
 
 
 def test_insights_bad_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
