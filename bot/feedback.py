@@ -5,8 +5,9 @@ knowledge base, so a label can never carry free text) and a yes/no. Nothing is l
 stored, and extra fields are refused rather than ignored, so no comment or identifier can
 ride along. The route sits under /api/, so the chat's rate limiter covers it too.
 
-The counters use prometheus_client in a registry of their own; `exposition()` bridges it into
-the app's /metrics page (bot/metrics.py), so one scrape still returns everything.
+The counters use prometheus_client in a registry of their own; `_Bridge` joins it onto
+the /metrics page of bot/metrics.py, so one scrape still returns everything. The access log
+keeps its usual line (method, route, status, time) and nothing from the body.
 """
 
 from __future__ import annotations
