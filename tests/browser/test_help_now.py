@@ -107,7 +107,8 @@ def test_talk_to_someone_young_person_at_3am(make_chat: Callable[..., Chat]) -> 
 
 
 def test_talk_to_someone_with_an_older_server(chat: Chat) -> None:
-    """No GET /api/helplines (the real app of this branch answers 404): the built-in list."""
+    """A server without GET /api/helplines (404): the widget's built-in lists."""
+    chat.page.route("**/api/helplines*", lambda r: fulfil_json(r, {"detail": "Not Found"}, 404))
     chat.start("I'm a parent or carer")
     open_talk(chat)
     assert talk_names(chat) == ["NSPCC helpline", "Shout", "Samaritans"]
