@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from . import __version__
 from .config import Settings, get_settings
 from .engine import Engine
+from .feedback import install as install_feedback
 from .loader import load
 from .middleware import install_middleware
 from .safeguard import SafeResponder
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             for i in kb.topics()
         ]
     )
+
+    install_feedback(app)  # POST /api/feedback
 
     @app.get("/api/topics", response_model=TopicsResponse, tags=["chat"])
     def list_topics() -> TopicsResponse:

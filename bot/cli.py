@@ -155,6 +155,12 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _insights(args: argparse.Namespace) -> int:
+    from .insights import run
+
+    return run(args.source, args.json)
+
+
 def _default_eval_files() -> list[Path]:
     """The repo's topic sets from its manifest, tuning then held out (run from the repo)."""
     from . import evalsets
@@ -195,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--errors", type=int, default=0, metavar="N", help="list N misses per file")
     e.add_argument("--fail-under", type=float, help="exit 1 if in-scope accuracy is lower")
     e.set_defaults(func=_eval)
+
+    i = sub.add_parser("insights", help="answers and 'was this helpful?' per intent, from /metrics")
+    i.add_argument("source", help="a /metrics address (http or https) or a saved scrape file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(func=_insights)
     return p
 
 

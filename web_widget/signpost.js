@@ -11,10 +11,12 @@
  *   data-exit-url   https page that Quick exit goes to (default BBC Weather)
  *   data-greeting   first message
  *   data-persist    "session": keep the chat in this tab's sessionStorage (default: memory only)
+ *   data-page-exit  show a Quick exit button on the page while the chat is closed
+ *   data-new-tab    open answer links in a new tab (default: same tab, so none outlives Quick exit)
  *
  * Everything is built with DOM calls and textContent; answers from the API are never
- * parsed as HTML. Links are only https: or tel:. The only requests made are to data-api
- * (and signpost.css, next to this file).
+ * parsed as HTML. Links are only https:, tel:, sms: or mailto:. The only requests made are
+ * to data-api (and signpost.css, next to this file).
  */
 (function () {
   'use strict';
@@ -29,15 +31,23 @@
   if (!script) return;
 
   // The only hard-coded helpline numbers: shown when the API cannot be reached.
+  // The first three are shown with errors; the offline "Talk to someone" lists come from the rest.
   var OFFLINE_HELP = [
     { id: 'childline', name: 'Childline', phone: '0800 1111', url: 'https://www.childline.org.uk/',
-      description: 'For children and young people. Free, private, 24 hours.' },
+      contact_url: 'https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/',
+      description: 'For children and young people. Free, private, 24 hours.', open_now: true },
     { id: 'nspcc_helpline', name: 'NSPCC helpline', phone: '0808 800 5000',
       url: 'https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/',
       description: 'For adults worried about a child.' },
     { id: 'emergency', name: 'Police, ambulance or fire', phone: '999',
-      description: 'If you or someone else is in danger right now.' }
+      description: 'If you or someone else is in danger right now.' },
+    { id: 'shout', name: 'Shout', sms: '85258', text: 'Text SHOUT to 85258',
+      description: 'Support by text, free, any time.', open_now: true },
+    { id: 'samaritans', name: 'Samaritans', phone: '116 123', url: 'https://www.samaritans.org/',
+      description: 'Anyone can call, free, any time.', open_now: true }
   ];
+  var DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+  var DAY_NAMES = 'Sunday Monday Tuesday Wednesday Thursday Friday Saturday'.split(' ');
   var DEFAULT_EXIT = 'https://www.bbc.co.uk/weather';
   var STORE_KEY = 'signpost-chat';
   var MAX_LEN = 1000;
@@ -63,6 +73,7 @@
   var greeting = data.greeting ||
     "Hi, I'm " + title + ". I can answer questions about staying safe online and tell you where to get help. I'm a computer, not a person.";
   var persist = data.persist === 'session';
+  var newTab = 'newTab' in data;
 
   // ---------- tiny DOM helper (textContent only) ----------
   function h(tag, props, kids) {
@@ -109,12 +120,27 @@
     } catch (e) { /* not a URL */ }
     return null;
   }
-  function link(text, url, cls) {
+  // Same tab unless the site opts in: a tab left open would outlive Quick exit.
+  function a(href, cls, kids) {
+    var web = newTab && href.slice(0, 6) === 'https:';
+    return h('a', { href: href, class: cls, target: web && '_blank', rel: web && 'noopener noreferrer' },
+      kids.concat(web ? sr(' (opens in a new tab)') : []));
+  }
+  function link(text, url) {
     var href = safeHref(url);
-    if (!href) return text; // anything but https:/tel: stays plain text
-    if (href.slice(0, 4) === 'tel:') return h('a', { href: href, class: cls }, text);
-    return h('a', { href: href, class: cls, target: '_blank', rel: 'noopener noreferrer' },
-      [text, sr(' (opens in a new tab)')]);
+    return href ? a(href, null, [text]) : text; // anything but https:/tel: stays plain text
+  }
+  // Phone numbers and email addresses in answer text become tel: and mailto: links.
+  var AUTO = /\b0\d{3}(?: ?\d{3,4}){1,2}\b|\b116 ?\d{3}\b|\b(?:9{3}|101|111)\b|[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
+  function auto(s, out) {
+    var last = 0, m;
+    AUTO.lastIndex = 0;
+    while ((m = AUTO.exec(s))) {
+      out.push(s.slice(last, m.index));
+      out.push(a(m[0].indexOf('@') > 0 ? 'mailto:' + m[0] : telHref(m[0]), null, [m[0]]));
+      last = AUTO.lastIndex;
+    }
+    out.push(s.slice(last));
   }
 
   // ---------- Markdown-lite: paragraphs, "- " / "1. " lists, [text](url), **bold** ----------
@@ -123,11 +149,11 @@
     var out = [], last = 0, m;
     INLINE.lastIndex = 0;
     while ((m = INLINE.exec(s))) {
-      if (m.index > last) out.push(s.slice(last, m.index));
+      auto(s.slice(last, m.index), out);
       out.push(m[1] != null ? link(m[1], m[2]) : h('strong', { text: m[3] }));
       last = INLINE.lastIndex;
     }
-    if (last < s.length) out.push(s.slice(last));
+    auto(s.slice(last), out);
     return out;
   }
   function markdown(text) {
@@ -177,7 +203,7 @@
   }
 
   // ---------- build the widget ----------
-  var host = h('signpost-widget');
+  var host = h('signpost-widget', { lang: 'en-GB' }); // not the host page's language
   var root = host.attachShadow({ mode: 'open' });
   var rule = accentRule(data.accent);
   if (rule) {
@@ -215,10 +241,12 @@
   var sendBtn = h('button', { type: 'submit', class: 'sp-send' }, 'Send');
   var form = h('form', { class: 'sp-form', novalidate: true }, [
     h('label', { for: 'sp-input', class: 'sp-sr', text: 'Your question' }), input, sendBtn]);
-  var clearBtn = h('button', { type: 'button', class: 'sp-clear' }, 'Clear chat');
-  var privacy = persist
-    ? "We don't save what you type. It stays in this browser tab until you close it or clear the chat."
-    : "We don't save what you type. It's gone when you leave this page or clear the chat.";
+  var clearBtn = h('button', { type: 'button', class: 'sp-tool sp-clear' }, 'Clear chat');
+  var talkBtn = h('button', { type: 'button', class: 'sp-tool sp-talk-btn' }, 'Talk to someone now');
+  var aboutBtn = h('button', { type: 'button', class: 'sp-tool' }, 'About this chat');
+  var kept = persist
+    ? 'It stays in this browser tab until you close it or clear the chat.'
+    : "It's gone when you leave this page or clear the chat.";
 
   var panel = h('div', {
     id: 'sp-panel', class: 'sp-panel', role: 'dialog', 'aria-modal': 'false',
@@ -231,12 +259,17 @@
       exitBtn, closeBtn]),
     log, status, form,
     h('div', { class: 'sp-foot' }, [
-      h('p', { id: 'sp-privacy', class: 'sp-privacy', text: privacy }),
-      h('p', { class: 'sp-tip' }, [clearBtn, h('span', { text: 'Press Shift 3 times to leave fast.' })])])
+      h('p', { class: 'sp-tools' }, [talkBtn, aboutBtn, clearBtn]),
+      h('p', { id: 'sp-privacy', class: 'sp-privacy' }, ["We don't save what you type. " + (persist ? kept + ' ' : ''),
+        h('span', { class: 'sp-shift-tip', text: 'Press Shift 3 times to leave fast.' })])])
   ]);
   var cover = h('div', { class: 'sp-cover', hidden: true });
-  wrap.append(panel, launcher);
-  root.append(css, wrap, cover);
+  var pageExit = 'pageExit' in data &&
+    h('button', { type: 'button', class: 'sp-pexit' }, ['Quick exit', sr(' (leave this page now)')]);
+  // Always in the page, so screen readers announce changes to it (GOV.UK "Exit this page").
+  var shiftNote = h('div', { class: 'sp-shift', 'aria-live': 'polite' });
+  wrap.append(panel, launcher, pageExit || '');
+  root.append(css, wrap, cover, shiftNote);
 
   // ---------- state ----------
   var state = { items: [], audience: undefined, context: null };
@@ -265,9 +298,13 @@
     } catch (e) { /* ignore broken data */ }
   }
 
+  var sayTimer;
   function say(text) {
+    // The delay lets screen readers notice a change; a newer message cancels an older one,
+    // so "typing" can never land after the answer it announced.
+    clearTimeout(sayTimer);
     status.textContent = '';
-    if (text) setTimeout(function () { status.textContent = text; }, 50);
+    if (text) sayTimer = setTimeout(function () { status.textContent = text; }, 50);
   }
 
   // ---------- rendering ----------
@@ -292,48 +329,157 @@
     return items.length ? replies(items, labelText, cls) : null;
   }
 
-  function card(sp, primary) {
-    var name = str(sp.name) || 'Get help';
-    var el = h('div', { class: 'sp-card' + (primary ? ' sp-card-primary' : '') },
-      h('p', { class: 'sp-card-name', text: name }));
-    if (sp.description) el.append(h('p', { class: 'sp-card-desc', text: str(sp.description) }));
-    if (sp.hours) el.append(h('p', { class: 'sp-card-desc', text: str(sp.hours) }));
-    if (sp.text) el.append(h('p', { class: 'sp-card-desc', text: str(sp.text) }));
-    if (sp.email) el.append(h('p', { class: 'sp-card-desc', text: 'Email: ' + str(sp.email) }));
-    var actions = h('div', { class: 'sp-card-actions' });
-    var tel = telHref(sp.phone);
-    if (tel) actions.append(h('a', { class: 'sp-call', href: tel }, ['Call ' + str(sp.phone), sr(' (' + name + ')')]));
-    else if (sp.phone) el.append(h('p', { class: 'sp-card-desc', text: 'Phone: ' + str(sp.phone) }));
-    var web = safeHref(sp.url);
-    if (web && web.slice(0, 6) === 'https:') {
-      actions.append(h('a', { class: 'sp-web', href: web, target: '_blank', rel: 'noopener noreferrer' },
-        ['Open website', sr(' for ' + name + ' (opens in a new tab)')]));
+  // ---------- helplines: open now, contact channels ----------
+  function mins(t) {
+    var m = /^(\d\d?):(\d\d)$/.exec(str(t));
+    return m ? m[1] * 60 + +m[2] : -1;
+  }
+  function londonNow() {
+    var p = {};
+    new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', weekday: 'short', hour: 'numeric',
+      minute: 'numeric', hourCycle: 'h23' }).formatToParts(new Date()).forEach(function (x) { p[x.type] = x.value; });
+    return { d: DAYS.indexOf(str(p.weekday).slice(0, 3).toLowerCase()), m: p.hour * 60 + +p.minute };
+  }
+  // {open: true|false|null, text}: from `opening` (Europe/London) when given, else the server's open_now.
+  function openInfo(sp) {
+    var slots = (Array.isArray(sp.opening) ? sp.opening : []).filter(isObj);
+    if (!slots.length) {
+      var o = typeof sp.open_now === 'boolean' ? sp.open_now : null;
+      return { open: o, text: o ? 'Open now' : o === false ? 'Closed now' : str(sp.hours) };
     }
-    if (actions.childNodes.length) el.append(actions);
+    var now = londonNow(), until = '', wait = 1e9, next;
+    slots.forEach(function (x) {
+      var from = mins(x.opens), to = mins(x.closes), days = Array.isArray(x.days) ? x.days : [];
+      if (from < 0 || to < 0) return;
+      if (to <= from) to += 1440; // closes after midnight
+      for (var k = -1; k < 8; k++) {
+        if (days.indexOf(DAYS[(now.d + k + 7) % 7]) < 0) continue;
+        var a0 = k * 1440 + from - now.m;
+        if (a0 <= 0 && k * 1440 + to - now.m > 0) until = str(x.closes);
+        else if (a0 > 0 && a0 < wait) { wait = a0; next = [k, str(x.opens)]; }
+      }
+    });
+    if (until) return { open: true, text: 'Open now, until ' + until };
+    if (!next) return { open: null, text: str(sp.hours) };
+    return { open: false, text: 'Closed now. Opens ' +
+      (next[0] ? next[0] > 1 ? 'on ' + DAY_NAMES[(now.d + next[0]) % 7] : 'tomorrow' : 'today') + ' at ' + next[1] };
+  }
+  function channels(sp) {
+    if (Array.isArray(sp.channels) && sp.channels.length) return sp.channels.filter(isObj);
+    var c = [], web = sp.contact_url || sp.url;
+    if (sp.phone) c.push({ kind: 'phone', value: sp.phone, label: 'Call ' + str(sp.phone) });
+    if (sp.sms) c.push({ kind: 'text', value: sp.sms, label: str(sp.text) || 'Text ' + str(sp.sms) });
+    if (web) {
+      c.push({ kind: 'web', value: web,
+        label: sp.contact_url ? 'Contact ' + str(sp.name) + ' online' : str(sp.name) + ' website' });
+    }
+    if (sp.email) c.push({ kind: 'email', value: sp.email, label: 'Email ' + str(sp.email) });
+    return c;
+  }
+  function action(c, name, cls) {
+    var v = str(c.value), label = str(c.label) || v, t = telHref(v);
+    var href = c.kind === 'phone' ? t : c.kind === 'text' ? t && 'sms:' + t.slice(4)
+      : c.kind === 'email' ? /^[^\s@<>()]+@[\w-]+(\.[\w-]+)+$/.test(v) && 'mailto:' + v : safeHref(v);
+    if (!label) return null;
+    if (!href) return h('p', { class: 'sp-card-desc', text: label });
+    return a(href, cls, [label, label.indexOf(name) < 0 ? sr(', ' + name) : null]);
+  }
+  function card(sp, primary) {
+    var name = str(sp.name) || 'Get help', o = openInfo(sp);
+    var el = h('div', { class: 'sp-card' + (primary ? ' sp-card-primary' : '') }, [
+      h('p', { class: 'sp-card-name', text: name }),
+      sp.description ? h('p', { class: 'sp-card-desc', text: str(sp.description) }) : null,
+      o.text ? h('p', { class: 'sp-card-desc' + (o.open ? ' sp-open-now' : ''), text: o.text }) : null]);
+    var acts = channels(sp).map(function (c, i) { return action(c, name, i ? 'sp-web' : 'sp-call'); })
+      .filter(Boolean);
+    if (acts.length) el.append(h('div', { class: 'sp-card-actions' }, acts[0]));
+    if (acts.length > 1) {
+      el.append(h('details', { class: 'sp-ways' }, [h('summary', null, ['More ways', sr(' to contact ' + name)]),
+        h('div', { class: 'sp-card-actions' }, acts.slice(1))]));
+    }
     return el;
   }
-  function cards(list, safety) {
-    list = (Array.isArray(list) ? list : []).filter(isObj);
-    if (safety !== 'none') {
-      list = list.filter(function (s) { return s.id === 'emergency'; })
-        .concat(list.filter(function (s) { return s.id !== 'emergency'; }));
-    }
-    if (!list.length) return null;
-    return h('div', { class: 'sp-cards' }, list.map(function (s, i) {
-      return card(s, safety !== 'none' && i === 0);
-    }));
+  function cards(list, primary) {
+    return list.length ? h('div', { class: 'sp-cards' }, list.map(function (s, i) {
+      return card(s, primary && i === 0);
+    })) : null;
   }
+  // Talk to someone now: the audience's list from GET /api/helplines, closed services last.
+  var help = {}, helpP = {};
+  function offlineTalk(aud) {
+    var other = aud === 'parent' ? 'childline' : 'nspcc_helpline';
+    return OFFLINE_HELP.filter(function (s) { return s.id !== 'emergency' && s.id !== other; });
+  }
+  function talkList(aud) {
+    aud = aud === 'parent' ? aud : 'young_person';
+    var l = help[aud] || offlineTalk(aud);
+    return l.map(function (s, i) { return [openInfo(s).open === false, i, s]; })
+      .sort(function (x, y) { return x[0] - y[0] || x[1] - y[1]; }).map(function (x) { return x[2]; });
+  }
+  function loadHelp(aud) {
+    aud = aud === 'parent' ? aud : 'young_person';
+    if (!helpP[aud]) {
+      helpP[aud] = request('/api/helplines?audience=' + aud).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) {
+          var l = (Array.isArray(j) ? j : isObj(j) && Array.isArray(j.helplines) ? j.helplines : []).filter(isObj);
+          if (l.length) help[aud] = l; else helpP[aud] = null; // older server: offline list
+        }, function () { helpP[aud] = null; });
+    }
+    return helpP[aud];
+  }
+  function talkBlock(aud) {
+    var box = h('div', { class: 'sp-talk' });
+    function fill() {
+      box.replaceChildren(h('p', { class: 'sp-talk-title', text: 'Talk to someone now' }), cards(talkList(aud)));
+    }
+    fill();
+    if (!help[aud === 'parent' ? aud : 'young_person']) loadHelp(aud).then(fill);
+    return box;
+  }
+  function ids(list) { return list.map(function (s) { return s.id; }); }
+
   function bubble(cls, kids) { return h('div', { class: 'sp-msg ' + cls }, kids); }
 
-  function renderBot(res, last) {
+  function feedback(item) {
+    var box = h('div', { class: 'sp-fb' });
+    if (item.fb) { box.append(h('p', { text: 'Thanks for telling us.', tabindex: '-1' })); return box; }
+    var id = 'sp-f' + Math.random().toString(36).slice(2, 8);
+    function vote(yes) {
+      item.fb = true;
+      store();
+      var done = feedback(item);
+      box.replaceWith(done);
+      done.firstChild.focus();
+      // Only the answer's intent id and yes/no: no text, no identifiers.
+      request('/api/feedback', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ intent: item.res.intent, helpful: yes }) }).catch(function () {});
+    }
+    box.append(h('p', { id: id, text: 'Was this helpful?' }), h('div', { role: 'group', 'aria-labelledby': id }, [
+      h('button', { type: 'button', class: 'sp-tool', onclick: function () { vote(true); } }, 'Yes'),
+      h('button', { type: 'button', class: 'sp-tool', onclick: function () { vote(false); } }, 'No')]));
+    return box;
+  }
+  function renderBot(item, last) {
+    var res = item.res;
     var safety = res.safety === 'emergency' || res.safety === 'urgent' ? res.safety : 'none';
     var msg = bubble('sp-bot' + (safety !== 'none' ? ' sp-alert sp-' + safety : ''));
-    if (safety !== 'none') {
-      msg.append(h('p', { class: 'sp-alert-title', text: safety === 'emergency' ? 'Get help now' : 'Please talk to someone' }));
+    var sps = (Array.isArray(res.signposts) ? res.signposts : []).filter(isObj);
+    var body = [h('div', { class: 'sp-text' }, markdown(res.answer))];
+    if (str(res.more).trim()) {
+      body.push(h('details', { class: 'sp-more' }, [h('summary', { text: 'Tell me more' }),
+        h('div', { class: 'sp-text' }, markdown(res.more))]));
     }
-    var body = h('div', { class: 'sp-text' }, markdown(res.answer));
-    var cs = cards(res.signposts, safety);
-    if (safety === 'emergency') msg.append(cs || '', body); else msg.append(body, cs || '');
+    if (safety === 'none') msg.append.apply(msg, body.concat(cards(sps) || []));
+    else {
+      // Urgent or emergency: the emergency card first, then people to talk to now, then the answer.
+      var talk = ids(talkList(state.audience));
+      var nines = sps.filter(function (s) { return s.id === 'emergency'; });
+      var rest = sps.filter(function (s) { return s.id !== 'emergency' && talk.indexOf(s.id) < 0; });
+      msg.append(h('p', { class: 'sp-alert-title', text: safety === 'emergency' ? 'Get help now' : 'Please talk to someone' }),
+        cards(safety === 'emergency' ? nines : [], true) || '', talkBlock(state.audience));
+      msg.append.apply(msg, body.concat(cards(safety === 'emergency' ? rest : nines.concat(rest)) || []));
+    }
+    if (safety !== 'emergency' && typeof res.intent === 'string') msg.append(feedback(item));
     var out = [msg];
     if (last) {
       // A fallback's suggestions are "did you mean" choices, unless the API says otherwise.
@@ -352,14 +498,25 @@
     } else if (item.code === 413) text = 'Sorry, that message is too long. Please try a shorter one.';
     else if (item.code === 422) text = item.detail || "Sorry, I couldn't read that message. Please try different words.";
     else text = "Sorry, I can't connect right now. Please try again in a little while.";
-    var help = OFFLINE_HELP.slice();
+    var help = OFFLINE_HELP.slice(0, 3);
     if (state.audience === 'parent') help.unshift(help.splice(1, 1)[0]);
     return [bubble('sp-bot sp-error', [h('p', { text: text }), h('p', { text: 'You can still talk to someone now:' }),
-      cards(help, 'none')])];
+      cards(help)])];
   }
   function renderItem(item, last) {
     if (item.type === 'user') return [bubble('sp-user', [sr('You said: '), h('span', { text: str(item.text) })])];
-    if (item.type === 'bot' && isObj(item.res)) return renderBot(item.res, last);
+    if (item.type === 'bot' && isObj(item.res)) return renderBot(item, last);
+    if (item.type === 'talk') return [bubble('sp-bot', talkBlock(state.audience))];
+    if (item.type === 'about') {
+      return [bubble('sp-bot', [h('p', { class: 'sp-talk-title', text: 'About this chat' }),
+        h('div', { class: 'sp-text' }, markdown(
+          "- It gives automatic answers. It's a computer, not a person.\n" +
+          "- It can't see who you are, and it can't tell anyone or send help.\n" +
+          "- What you type is only used to find an answer. We don't save it. " + kept + '\n' +
+          '- If you or someone else is in danger right now, call ' + OFFLINE_HELP[2].phone + '.\n' +
+          "- Tip: leaving with Quick exit doesn't clear your browser history. " +
+          'To hide this visit, delete it from your history, or use a private window.'))])];
+    }
     if (item.type === 'error') return renderError(item);
     if (item.type === 'intro') return [bubble('sp-bot', h('div', { class: 'sp-text' }, markdown(greeting)))];
     if (item.type === 'audience') {
@@ -546,6 +703,9 @@
   closeBtn.addEventListener('click', close);
   exitBtn.addEventListener('click', quickExit);
   clearBtn.addEventListener('click', clear);
+  talkBtn.addEventListener('click', function () { add({ type: 'talk' }); });
+  aboutBtn.addEventListener('click', function () { add({ type: 'about' }); });
+  if (pageExit) pageExit.addEventListener('click', quickExit);
   form.addEventListener('submit', function (e) {
     e.preventDefault();
     if (busy) { say('Please wait for the answer.'); return; }
@@ -570,14 +730,22 @@
   });
 
   // Shift pressed 3 times within 5 seconds, anywhere on the page (like GOV.UK "Exit this page").
-  var shifts = [];
+  // Each press is shown and announced: "Shift pressed 1 of 3".
+  var shifts = [], shiftTimer;
+  function shiftSay(text) {
+    shiftNote.textContent = text;
+    clearTimeout(shiftTimer);
+    if (text) shiftTimer = setTimeout(shiftSay, 5000, '');
+  }
   doc.addEventListener('keydown', function (e) {
-    if (e.key !== 'Shift') { shifts = []; return; }
+    if (e.key !== 'Shift') { shifts = []; if (shiftNote.textContent) shiftSay(''); return; }
     if (e.repeat) return;
     var now = Date.now();
     shifts = shifts.filter(function (t) { return now - t < 5000; });
     shifts.push(now);
-    if (shifts.length >= 3) { shifts = []; quickExit(); }
+    var n = shifts.length;
+    if (n >= 3) { shifts = []; shiftSay(''); quickExit(); }
+    else shiftSay('Shift pressed ' + n + ' of 3. Press ' + (3 - n) + ' more time' + (n < 2 ? 's' : '') + ' to leave this page.');
   }, true);
 
   function mount() {

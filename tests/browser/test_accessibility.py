@@ -6,27 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from .helpers import AXE_TAGS, EMERGENCY, Chat, fake_reply, fulfil_json
+from .helpers import EMERGENCY, Chat, assert_axe_clean, fake_reply, fulfil_json, serve_helplines
 
 pytestmark = pytest.mark.browser
-
-AXE = Axe()
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
-
-
-def assert_axe_clean(chat: Chat, when: str) -> None:
-    # Mid-fade, text is part transparent and axe measures a contrast nobody sees.
-    chat.settle()
-    results = AXE.run(chat.page, options=AXE_OPTIONS)
-    details = [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(str(n.get("target")) for n in v["nodes"][:5])
-        for v in results.response["violations"]
-    ]
-    assert results.violations_count == 0, f"axe, {when}:\n" + "\n".join(details)
 
 
 def test_axe_closed_open_and_answered(chat: Chat) -> None:
@@ -78,6 +62,50 @@ def test_axe_emergency_did_you_mean_and_error(chat: Chat) -> None:
     for text in ("help", "something happened", "gromin", "again"):
         chat.ask(text)
     assert_axe_clean(chat, "emergency, urgent, did-you-mean and error messages")
+
+
+def _answer_with_more_and_urgent(chat: Chat) -> None:
+    """Contract-shaped replies (the `more` field, helplines with hours), from page.route."""
+    serve_helplines(chat)
+    replies = iter(
+        [
+            fake_reply(
+                answer="Don't send anything. Call [Childline](https://www.childline.org.uk/).",
+                more="- Block them.\n- Report them to the app.\n\nYou can call 0800 1111.",
+            ),
+            fake_reply(intent="disclosure", safety="urgent", answer="Thank you for telling me."),
+        ]
+    )
+    chat.page.route("**/api/chat", lambda r: fulfil_json(r, next(replies)))
+    answer = chat.ask("he keeps asking for pics")
+    answer.get_by_text("Tell me more").click()
+    answer.locator(".sp-card").first.get_by_text("More ways").click()
+    expect(answer.get_by_text("Block them.")).to_be_visible()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_tell_me_more_talk_feedback_and_about(
+    make_chat: Callable[..., Chat], scheme: str
+) -> None:
+    chat = make_chat(color_scheme=scheme)
+    chat.page.clock.set_fixed_time("2026-12-02T03:00:00Z")
+    chat.goto()
+    assert_axe_clean(chat, f"{scheme}: closed, with the page Quick exit")
+    chat.page.keyboard.press("Shift")
+    expect(chat.page.locator(".sp-shift")).to_be_visible()
+    assert_axe_clean(chat, f"{scheme}: Shift pressed once")
+    chat.page.keyboard.press("a")
+    chat.open()
+    assert_axe_clean(chat, f"{scheme}: open")
+    chat.choose("I'm a young person")
+    _answer_with_more_and_urgent(chat)
+    assert_axe_clean(chat, f"{scheme}: after Tell me more and More ways")
+    chat.page.locator(".sp-fb").first.get_by_role("button", name="Yes").click()
+    chat.ask("something happened to me")
+    chat.button("Talk to someone now").click()
+    chat.button("About this chat").click()
+    expect(chat.page.locator(".sp-talk")).to_have_count(2)
+    assert_axe_clean(chat, f"{scheme}: urgent answer, feedback given, talk list, about")
 
 
 @pytest.mark.parametrize("width,height,name", [(1280, 800, "desktop"), (375, 812, "mobile-375")])

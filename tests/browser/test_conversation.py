@@ -31,13 +31,17 @@ def test_open_pick_audience_ask_grooming(chat: Chat) -> None:
     assert first["intent"] == "online_grooming"
     expect(chat.user.last).to_contain_text("what is grooming")
     expect(answer).to_contain_text(re.compile("groom", re.I))
-    # Signposts: Childline first for a young person, with a tel: link and a website link.
+    # Signposts: Childline first for a young person, one call button, the website under
+    # "More ways", in this tab (a new tab would outlive Quick exit).
     cards = answer.locator(".sp-card")
     expect(cards.first).to_contain_text("Childline")
+    expect(cards.first.locator(":scope > .sp-card-actions a")).to_have_count(1)
     expect(cards.first.locator('a[href^="tel:"]')).to_have_attribute("href", "tel:08001111")
-    expect(cards.first.get_by_role("link", name=re.compile("^Open website"))).to_have_attribute(
-        "href", re.compile(r"^https://")
-    )
+    website = cards.first.locator('.sp-ways a[href^="https://"]').first
+    expect(website).to_be_hidden()
+    cards.first.get_by_text("More ways").click()
+    expect(website).to_be_visible()
+    expect(website).not_to_have_attribute("target", "_blank")
     # The widget sent the audience, no context yet, then sends back the context it was given.
     with chat.page.expect_response("**/api/chat"):
         chat.ask("how do I report it")
@@ -173,8 +177,9 @@ def test_keyboard_only_flow(chat: Chat) -> None:
     # Tab from the text box goes to Send, then through the footer.
     page.keyboard.press("Tab")
     assert chat.focused()["cls"] == "sp-send"
-    page.keyboard.press("Tab")
-    assert chat.focused()["cls"] == "sp-clear"
+    for text in ("Talk to someone now", "About this chat", "Clear chat"):
+        page.keyboard.press("Tab")
+        assert chat.focused()["text"] == text
 
 
 def test_escape_closes_and_returns_focus(chat: Chat) -> None:

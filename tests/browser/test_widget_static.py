@@ -71,6 +71,8 @@ def test_only_one_request_helper_and_no_third_party_urls() -> None:
         "https://HOST",
         "https://www.childline.org.uk/",
         "https://www.nspcc.org.uk/keeping-children-safe/reporting-abuse/",
+        "https://www.samaritans.org/",
+        "https://www.childline.org.uk/get-support/1-2-1-counsellor-chat/",
         "https://www.bbc.co.uk/weather",  # default quick-exit page: navigated to, never fetched
         "http://www.w3.org/2000/svg",  # SVG namespace, not a request
     }
