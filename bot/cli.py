@@ -14,6 +14,8 @@ from .loader import KnowledgeBaseError
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import tempfile
+
     import uvicorn
 
     if args.kb:
@@ -30,23 +32,47 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # pydantic's ValidationError names the variable
         print(f"signpost: bad configuration: {exc}", file=sys.stderr)
         return 1
-    from .server import NoDelayHTTPProtocol
-
     log_config = logging_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(log_config)
-    uvicorn.run(
+    log = logging.getLogger("signpost.server")
+    if settings.metrics_enabled and args.workers > 1:
+        # Before any worker (or prometheus_client in this process) starts: every worker
+        # writes its samples there and the scrape adds them up (bot/metrics.py).
+        from .metrics import MULTIPROC_ENV, prepare_multiprocess
+
+        prepare_multiprocess(
+            os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="signpost-metrics-")
+        )
+    from . import metrics
+    from .server import NoDelayHTTPProtocol, raise_open_file_limit, run
+
+    before, after = raise_open_file_limit()
+    limit = settings.max_connections
+    if after - 64 < limit:  # a cap above the file limit would fail as EMFILE instead of 503
+        limit = max(16, after - 64)
+    log.info(
+        "open files: limit %d (was %d); at most %d connections per worker", after, before, limit
+    )
+    if settings.metrics_enabled and settings.metrics_port:
+        metrics.serve_separately(args.host, settings.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", args.host, settings.metrics_port)
+    config = uvicorn.Config(
         "bot.api:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        http=NoDelayHTTPProtocol,  # TCP_NODELAY with --workers too (see bot/server.py)
+        http=NoDelayHTTPProtocol,  # TCP_NODELAY and a header deadline (bot/server.py)
         log_config=log_config,  # applied in every worker: text or JSON, no message text
         log_level=settings.log_level,
         access_log=False,  # ours logs method, route template, status and latency only
         server_header=False,
         proxy_headers=False,  # the client IP comes from SIGNPOST_TRUSTED_PROXY_HEADER only
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=limit,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
     )
-    return 0
+    return run(config)
 
 
 def _render(reply) -> str:

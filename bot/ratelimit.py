@@ -311,7 +311,7 @@ class RateLimitMiddleware:
         if decision.allowed:
             await self.app(scope, receive, send)
             return
-        metrics.RATE_LIMITED.inc(route)
+        metrics.RATE_LIMITED.labels(route).inc()
         retry = max(1, math.ceil(decision.retry_after))
         body = json.dumps({"detail": self.detail}).encode()
         await send(
