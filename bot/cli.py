@@ -54,8 +54,11 @@ def _serve(args: argparse.Namespace) -> int:
         "open files: limit %d (was %d); at most %d connections per worker", after, before, limit
     )
     if settings.metrics_enabled and settings.metrics_port:
-        metrics.serve_separately(args.host, settings.metrics_port)
-        log.info("metrics on http://%s:%d/metrics", args.host, settings.metrics_port)
+        try:
+            metrics.serve_separately(args.host, settings.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", args.host, settings.metrics_port)
+        except OSError as exc:  # monitoring is not worth refusing to help anyone
+            log.error("metrics: cannot listen on port %d (%s)", settings.metrics_port, exc.strerror)
     config = uvicorn.Config(
         "bot.api:app",
         host=args.host,
