@@ -92,7 +92,8 @@ class RepeatFilter(logging.Filter):
             return False
         held = int(seen[1]) if seen else 0
         self._seen[kind] = [now, 0]
-        note = f" ({kind}; more like it in the next {self.window:g} s are counted, not logged"
+        what = "" if kind == record.msg else f"{kind}; "
+        note = f" ({what}more like it in the next {self.window:g} s are counted, not logged"
         note += f"; {held} held back since the last)" if held else ")"
         record.msg, record.args = record.getMessage().rstrip() + note, ()
         record.exc_info, record.exc_text = None, None  # one line: no traceback

@@ -198,7 +198,7 @@ class RedisLimiter:
             self._down_since, self._backoff = now, self.retry_after_failure
             log.warning(
                 "rate limiter: Redis unreachable (%s); letting requests through, "
-                "retrying in %.0fs and then less often (up to every %.0fs)",
+                "retrying in %.3gs and then less often (up to every %.3gs)",
                 error,
                 self._backoff,
                 self.retry_max,
