@@ -53,8 +53,16 @@ def _header_timeout() -> float:
     return get_settings().header_timeout
 
 
+# Connections of this worker waiting for a request's headers (or idle between requests),
+# oldest first: the ones to close when the worker is full.
+_waiting: dict[NoDelayHTTPProtocol, None] = {}
+
+
 class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
-    """uvicorn's HTTP/1.1 protocol with TCP_NODELAY and a header read deadline."""
+    """uvicorn's HTTP/1.1 protocol with TCP_NODELAY, a header read deadline and, when the
+    worker holds its maximum of connections, room made by closing the one that has waited
+    longest without sending a request (so a flood of stalled connections cannot lock out a
+    health probe or a person; with none waiting, uvicorn answers 503)."""
 
     _header_timer: asyncio.TimerHandle | None = None
     _timed_cycle: object = None  # the request cycle current when the deadline was set
@@ -62,6 +70,12 @@ class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         set_nodelay(transport)
         super().connection_made(transport)
+        cap = self.config.limit_concurrency
+        if cap is not None and len(self.connections) >= cap and _waiting:
+            oldest = next(iter(_waiting))
+            oldest._stop_header_deadline()
+            metrics.SLOW_CLIENTS.labels("evicted").inc()
+            oldest.transport.abort()
         self._start_header_deadline()
 
     def data_received(self, data: bytes) -> None:
@@ -83,14 +97,17 @@ class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
         self._stop_header_deadline()
         self._timed_cycle = self.cycle
         self._header_timer = self.loop.call_later(_header_timeout(), self._headers_too_slow)
+        _waiting[self] = None
 
     def _stop_header_deadline(self) -> None:
+        _waiting.pop(self, None)
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
+        _waiting.pop(self, None)
         if self.transport.is_closing():
             return
         # Nothing of this request reached the app, so there is nothing to answer: close.
