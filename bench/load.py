@@ -100,6 +100,7 @@ class Result:
 
 
 SPREAD_MIN = 0.35
+ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1)  # one keep-alive connection
 
 
 def worker_counts(metrics_dir: Path) -> dict[int, float]:
@@ -144,10 +145,9 @@ async def run_level(
     latencies: list[float] = []
     errors = 0
     budget = itertools.count()
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     # Plain HTTP on loopback: verify=False spares each client loading the CA bundle.
     pool = [
-        httpx.AsyncClient(base_url=base, limits=one, timeout=30.0, verify=False)
+        httpx.AsyncClient(base_url=base, limits=ONE, timeout=30.0, verify=False)
         for _ in range(clients)
     ]
 

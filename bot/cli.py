@@ -13,6 +13,17 @@ from pathlib import Path
 from .loader import KnowledgeBaseError
 
 
+def _prepare_multiprocess(path: str) -> None:
+    """Point every worker started after this at `path`, emptied: samples left by an earlier
+    run would be added to this one's. Before bot.metrics is imported: its counters open their
+    files there as they are created."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
 def _serve(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -35,14 +46,11 @@ def _serve(args: argparse.Namespace) -> int:
     log_config = logging_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(log_config)
     log = logging.getLogger("signpost.server")
-    if settings.metrics_enabled and args.workers > 1:
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if settings.metrics_enabled and (args.workers > 1 or multiproc_dir):
         # Before any worker (or prometheus_client in this process) starts: every worker
         # writes its samples there and the scrape adds them up (bot/metrics.py).
-        from .metrics import MULTIPROC_ENV, prepare_multiprocess
-
-        prepare_multiprocess(
-            os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="signpost-metrics-")
-        )
+        _prepare_multiprocess(multiproc_dir or tempfile.mkdtemp(prefix="signpost-metrics-"))
     from . import metrics
     from .server import NoDelayHTTPProtocol, raise_open_file_limit, run
 

@@ -153,16 +153,6 @@ def render() -> bytes:
     return generate_latest(exposed())
 
 
-def prepare_multiprocess(path: str) -> None:
-    """Point every worker started after this at `path`, emptied (samples from an earlier run
-    would otherwise be added to this one's). Call before any worker starts."""
-    os.makedirs(path, exist_ok=True)
-    for name in os.listdir(path):
-        if name.endswith(".db"):
-            os.unlink(os.path.join(path, name))
-    os.environ[MULTIPROC_ENV] = path
-
-
 def serve_separately(host: str, port: int) -> threading.Thread:
     """/metrics on its own port, in a daemon thread of the calling process (the supervisor
     with several workers, the server itself with one), so it is never on the public port."""
