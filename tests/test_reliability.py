@@ -283,7 +283,13 @@ def test_redis_state_changes_are_logged_once(caplog: pytest.LogCaptureFixture) -
 
 
 def test_stalled_connections_are_closed_and_probes_answer() -> None:
-    env = {"SIGNPOST_HEADER_TIMEOUT": "1", "SIGNPOST_KEEP_ALIVE_TIMEOUT": "5"}
+    metrics_port = _free_port()
+    env = {
+        "SIGNPOST_HEADER_TIMEOUT": "1",
+        "SIGNPOST_KEEP_ALIVE_TIMEOUT": "5",
+        "SIGNPOST_MAX_CONNECTIONS": "32",  # fewer than the stalled ones: the oldest make room
+        "SIGNPOST_METRICS_PORT": str(metrics_port),
+    }
     with serve(env=env) as server:
         host, port = server.base.removeprefix("http://").split(":")
         stalled = []
@@ -307,6 +313,14 @@ def test_stalled_connections_are_closed_and_probes_answer() -> None:
                 closed += 1
             s.close()
         assert closed == len(stalled)
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        counts = {
+            line.split('"')[1]: float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("signpost_slow_clients_total{")
+        }
+    assert counts["evicted"] >= len(stalled) - 32
+    assert counts["evicted"] + counts["headers"] == len(stalled)
     assert "Traceback" not in server.output
 
 
