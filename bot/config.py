@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
 
     # -- operations ------------------------------------------------------------------------
-    metrics_enabled: bool = Field(default=True, description="Collect and serve Prometheus metrics.")
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics.")
     metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="Port for /metrics (0: no separate port)."
     )

@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP concerns: body limit, JSON-only API, rate limit, CORS, headers, logs.
+"""Cross-cutting HTTP concerns: body limit and deadline, JSON-only API, rate limit, allowed
+hosts, CORS, headers, HEAD, logs and metrics (499 for requests the client abandoned).
 
 Pure ASGI middleware, so the body is counted as it streams in and never buffered twice.
 Order, outermost first:
@@ -85,7 +86,8 @@ async def _send_json(send: Send, status: int, detail: str, extra: list | None = 
 
 
 class GuardMiddleware:
-    """413 for bodies over the limit; 415 for an /api/ body that is not JSON.
+    """413 for bodies over the limit; 415 for an /api/ body that is not JSON; 408 (and the
+    connection closed) for a body that has not arrived within `body_timeout` seconds.
 
     The body (at most `max_body` bytes) is read here and handed on whole, so the limit also
     holds for chunked uploads without a Content-Length, whatever the framework does later.
