@@ -8,9 +8,13 @@ import asyncio
 import concurrent.futures
 import errno
 import logging
+import resource
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +28,7 @@ from bot.engine import Engine
 from bot.logs import RepeatFilter
 from bot.ratelimit import RedisLimiter
 from bot.static import is_asset
+from tests.conftest import ROOT
 from tests.servers import serve
 
 JSON = (b"content-type", b"application/json")
@@ -324,10 +329,31 @@ def test_stalled_connections_are_closed_and_probes_answer() -> None:
     assert "Traceback" not in server.output
 
 
-def test_two_workers_each_listen_and_metrics_add_up() -> None:
+def test_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    code = (
+        "import resource as r; s, h = r.getrlimit(r.RLIMIT_NOFILE);"
+        "r.setrlimit(r.RLIMIT_NOFILE, (256, h));"
+        "from bot.server import raise_open_file_limit as f; print(f(), h)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.split()
+    before, after, hard = out[0].strip("(,"), out[1].strip(")"), out[2]
+    assert before == "256"
+    assert after == hard or hard == str(resource.RLIM_INFINITY)
+
+
+def test_two_workers_each_listen_and_metrics_add_up(tmp_path: Path) -> None:
     metrics_port = _free_port()
-    env = {"SIGNPOST_METRICS_PORT": str(metrics_port), "SIGNPOST_RATE_LIMIT_ENABLED": "false"}
+    stale = tmp_path / "counter_999999.db"
+    stale.write_bytes(b"left by an earlier run")
+    env = {
+        "SIGNPOST_METRICS_PORT": str(metrics_port),
+        "SIGNPOST_RATE_LIMIT_ENABLED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
     with serve("--workers", "2", env=env, start_timeout=90) as server:
+        assert not stale.exists()  # emptied at start
         port = int(server.base.rsplit(":", 1)[1])
         # The public port has no /metrics; the metrics port counts every worker's requests.
         assert httpx.get(f"{server.base}/metrics", timeout=5).status_code == 404
