@@ -367,9 +367,12 @@ def check_redis(args: argparse.Namespace, report: Report) -> None:
             rds.kill()
             rds.wait()
             killed = time.monotonic()
+            report.line("Redis killed")
             time.sleep(3)
             rds = start_redis()
+            report.line("Redis restarted")
             time.sleep(4)
+            report.line("Redis hung (SIGSTOP) for 2 s")
             rds.send_signal(signal.SIGSTOP)  # hung: accepts nothing, answers nothing
             hung = time.monotonic()
             time.sleep(2)
@@ -386,7 +389,10 @@ def check_redis(args: argparse.Namespace, report: Report) -> None:
     report.line(
         f"from the kill on: {summarise(events, killed)}; while hung: {summarise(events, hung)}"
     )
-    report.line(f"log: 'unreachable' x{down}, 'reachable again' x{up}")
+    report.line(f"log: 'unreachable' x{down}, 'reachable again' x{up}:")
+    for x in log.splitlines():
+        if "Redis" in x:
+            report.line(f"    {x[:150]}")
     answered = all(e[2] == 200 for e in events)
     report.check(answered, "every chat answered 200 while Redis was down or hung (fail open)")
     report.check(down <= 2 and up <= 2 and down >= 1, "each Redis state change logged once")

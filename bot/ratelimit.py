@@ -148,6 +148,7 @@ class RedisLimiter:
         self._retry_at = 0.0
         self._backoff = retry_after_failure
         self._probing = False
+        self._closing: set[asyncio.Task[None]] = set()
         # redis.asyncio connections belong to one event loop: keep one client per loop.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -196,6 +197,10 @@ class RedisLimiter:
     def _failed(self, now: float, error: str, probe: bool) -> None:
         if self._down_since is None:
             self._down_since, self._backoff = now, self.retry_after_failure
+            # The pool's idle connections died with Redis: a retry on one of them would fail
+            # even once Redis is back, and reused after the retry succeeded they made the
+            # state flap. The retry gets a new client.
+            self._drop_client()
             log.warning(
                 "rate limiter: Redis unreachable (%s); letting requests through, "
                 "retrying in %.3gs and then less often (up to every %.3gs)",
@@ -218,6 +223,18 @@ class RedisLimiter:
                 extra={"fields": {"backend": "redis"}},
             )
         self._down_since = None
+
+    def _drop_client(self) -> None:
+        entry = self._clients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            task = asyncio.get_running_loop().create_task(self._close_quietly(entry[0]))
+            self._closing.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_quietly(client: Any) -> None:
+        with contextlib.suppress(Exception):  # closing a dead connection is not worth a log
+            await client.aclose()
 
     async def close(self) -> None:
         """Close this event loop's connections (each loop's client belongs to that loop)."""

@@ -284,6 +284,61 @@ def test_redis_state_changes_are_logged_once(caplog: pytest.LogCaptureFixture) -
     assert asked_while_down[0] <= 20 + 4, asked_while_down
 
 
+class _FakeRedis:
+    """redis.asyncio stand-in: a client's connections die when the server restarts, so a
+    client made before an outage keeps failing after it (as a pool of dead connections)."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.restarts = 0
+        self.clients = 0
+
+    def from_url(self, url: str, **_: object) -> object:
+        fake, born = self, self.restarts
+        self.clients += 1
+
+        class Client:
+            def register_script(self, _lua: str) -> Callable[..., Awaitable[list[int]]]:
+                async def run(keys: list, args: list) -> list[int]:
+                    await asyncio.sleep(0.005)
+                    if not fake.up or born != fake.restarts:
+                        raise ConnectionError("connection closed")
+                    return [1, 0]
+
+                return run
+
+            async def aclose(self) -> None:
+                pass
+
+        return Client()
+
+
+def test_redis_restart_does_not_make_the_state_flap(caplog: pytest.LogCaptureFixture) -> None:
+    lim = RedisLimiter("redis://127.0.0.1:1/0", per_minute=30, burst=3, retry_after_failure=0.1)
+    fake = _FakeRedis()
+    lim._aioredis = fake  # type: ignore[assignment]
+
+    async def scenario() -> list[bool]:
+        await asyncio.gather(*(lim.hit(f"k{i}") for i in range(10)))
+        fake.up, fake.restarts = False, fake.restarts + 1  # Redis dies
+        await asyncio.gather(*(lim.hit(f"k{i}") for i in range(10)))
+        fake.up = True  # and comes back, empty, with new connections needed
+        await asyncio.sleep(0.15)
+        seen = []
+        for _ in range(10):
+            seen.append(lim._down_since is None)
+            await asyncio.gather(*(lim.hit(f"k{i}") for i in range(10)))
+            await asyncio.sleep(0.05)
+        return seen
+
+    with caplog.at_level(logging.WARNING, logger="signpost.ratelimit"):
+        up_after = in_own_loop(scenario())
+    lines = [r.getMessage() for r in caplog.records if r.name == "signpost.ratelimit"]
+    assert len(lines) == 2 and "reachable again" in lines[1], lines
+    assert all(up_after[1:])  # up again at once, and stays up
+    assert fake.clients == 2  # the dead client was dropped, one new one made
+
+
 # -- a real server ----------------------------------------------------------------------------
 
 
