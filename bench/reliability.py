@@ -428,19 +428,30 @@ def check_kill(args: argparse.Namespace, report: Report) -> None:
 def check_sigterm(args: argparse.Namespace, report: Report) -> None:
     print("sigterm: SIGTERM to a 2-worker server under load")
     with serve(workers=2) as server:
-        events, t = run_load(server.base, 16, 6)
-        time.sleep(2)
+        events, t = run_load(server.base, 16, 8)
+        began = time.monotonic()
+        while len(events) < 40 and time.monotonic() - began < 6:  # load flowing first
+            time.sleep(0.05)
         sent = time.monotonic()
         took = stop(server.proc)
         t.join(timeout=30)
         code = server.proc.returncode
         log = server.log()
     before = [e for e in events if e[0] + e[1] < sent]
-    cut = [e for e in events if e[0] < sent and e[0] + e[1] >= sent and e[2] != 200]
+    in_flight = [e for e in events if e[0] < sent <= e[0] + e[1]]
+    cut: dict[str, int] = {}
+    for e in in_flight:
+        if e[2] != 200:
+            cut[str(e[2])] = cut.get(str(e[2]), 0) + 1
     five = [e for e in events if isinstance(e[2], int) and e[2] >= 500]
     report.line(f"before SIGTERM: {summarise(before)}")
     report.line(
-        f"in flight at SIGTERM and not answered: {len(cut)}; 5xx: {len(five)}; "
+        f"in flight at SIGTERM: {len(in_flight)}, answered 200: "
+        f"{sum(e[2] == 200 for e in in_flight)}, not answered: {cut or 'none'} (a request "
+        "sent as its idle keep-alive connection is closed cannot be answered)"
+    )
+    report.line(
+        f"5xx: {len(five)}; "
         f"exit code {code} after {took:.1f} s; 'Finished server process' x"
         f"{log.count('Finished server process')}"
     )
