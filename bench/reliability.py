@@ -466,11 +466,6 @@ def check_spread(args: argparse.Namespace, report: Report) -> None:
         runs = load.spread_runs(
             server.base, 2, server.metrics_dir, args.spread_runs, 64, args.spread_seconds
         )
-    for k, r in enumerate(runs, 1):
-        report.line(
-            f"run {k}: {r.requests} chats, {r.rps:.0f}/s, {r.errors} errors, worker shares "
-            + " / ".join(f"{x:.1%}" for x in r.worker_shares or [])
-        )
     good = sum(min(r.worker_shares or [0]) >= load.SPREAD_MIN for r in runs)
     report.check(good == len(runs), f"{good} of {len(runs)} runs with each worker at 35% or more")
 
