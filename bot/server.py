@@ -7,8 +7,8 @@
 - A header read deadline. uvicorn times out idle keep-alive connections but not a client
   that opens a connection and sends its request line or headers slowly (or never): such
   connections were held for ever. Each request's headers must now arrive within
-  SIGNPOST_HEADER_TIMEOUT of the connection opening or the previous response ending; the
-  body has its own deadline in the app (bot/middleware.py, a 408).
+  SIGNPOST_HEADER_TIMEOUT of the connection opening, or of the request's first byte on a
+  kept-alive connection; the body has its own deadline in the app (bot/middleware.py, 408).
 - One SO_REUSEPORT listening socket per worker (Linux). With one shared socket the worker
   that happens to be waiting in accept() takes whole bursts of connections, and keep-alive
   clients then stay on it: in 3 of 6 trials all 64 connections of a benchmark landed on one
@@ -53,7 +53,7 @@ def _header_timeout() -> float:
     return get_settings().header_timeout
 
 
-# Connections of this worker waiting for a request's headers (or idle between requests),
+# Connections of this worker not in a request (idle, or still sending a request's headers),
 # oldest first: the ones to close when the worker is full.
 _waiting: dict[NoDelayHTTPProtocol, None] = {}
 
@@ -62,10 +62,13 @@ class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
     """uvicorn's HTTP/1.1 protocol with TCP_NODELAY, a header read deadline and, when the
     worker holds its maximum of connections, room made by closing the one that has waited
     longest without sending a request (so a flood of stalled connections cannot lock out a
-    health probe or a person; with none waiting, uvicorn answers 503)."""
+    health probe or a person; with none waiting, uvicorn answers 503).
+
+    The header deadline runs from the connection opening, or from the first byte of the next
+    request on a kept-alive connection (until then uvicorn's keep-alive timeout applies), to
+    the end of that request's headers."""
 
     _header_timer: asyncio.TimerHandle | None = None
-    _timed_cycle: object = None  # the request cycle current when the deadline was set
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         set_nodelay(transport)
@@ -73,33 +76,36 @@ class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
         cap = self.config.limit_concurrency
         if cap is not None and len(self.connections) >= cap and _waiting:
             oldest = next(iter(_waiting))
-            oldest._stop_header_deadline()
+            oldest._stop_waiting()
             metrics.SLOW_CLIENTS.labels("evicted").inc()
             oldest.transport.abort()
+        _waiting[self] = None
         self._start_header_deadline()
 
     def data_received(self, data: bytes) -> None:
+        before = self.cycle
         super().data_received(data)
-        if self._header_timer is not None and self.cycle is not self._timed_cycle:
-            self._stop_header_deadline()  # a new request's headers are complete
+        if self.cycle is not before:
+            self._stop_waiting()  # its headers are complete
+        elif self._header_timer is None and self._between_requests():
+            self._start_header_deadline()  # the next request has begun to arrive
 
     def on_response_complete(self) -> None:
-        finished = self.cycle
         super().on_response_complete()
-        if self.cycle is finished and not self.transport.is_closing():
-            self._start_header_deadline()  # waiting for the next request on this connection
+        if self._between_requests() and not self.transport.is_closing():
+            _waiting[self] = None  # idle: uvicorn's keep-alive timeout runs
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_header_deadline()
+        self._stop_waiting()
         super().connection_lost(exc)
 
-    def _start_header_deadline(self) -> None:
-        self._stop_header_deadline()
-        self._timed_cycle = self.cycle
-        self._header_timer = self.loop.call_later(_header_timeout(), self._headers_too_slow)
-        _waiting[self] = None
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
 
-    def _stop_header_deadline(self) -> None:
+    def _start_header_deadline(self) -> None:
+        self._header_timer = self.loop.call_later(_header_timeout(), self._headers_too_slow)
+
+    def _stop_waiting(self) -> None:
         _waiting.pop(self, None)
         if self._header_timer is not None:
             self._header_timer.cancel()
@@ -111,8 +117,6 @@ class NoDelayHTTPProtocol(_Base):  # type: ignore[misc, valid-type]
         if self.transport.is_closing():
             return
         # Nothing of this request reached the app, so there is nothing to answer: close.
-        # An idle keep-alive connection is closed by uvicorn's shorter keep-alive timeout
-        # first; reaching this means a request was started and never finished.
         metrics.SLOW_CLIENTS.labels("headers").inc()
         self.transport.abort()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import logging
 import resource
@@ -382,6 +383,34 @@ def test_stalled_connections_are_closed_and_probes_answer() -> None:
     assert counts["evicted"] >= len(stalled) - 32
     assert counts["evicted"] + counts["headers"] == len(stalled)
     assert "Traceback" not in server.output
+
+
+def _get(s: socket.socket, path: bytes = b"/healthz") -> bytes:
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_keep_alive_outlasts_the_header_deadline_but_a_stalled_next_request_does_not() -> None:
+    env = {"SIGNPOST_HEADER_TIMEOUT": "1", "SIGNPOST_KEEP_ALIVE_TIMEOUT": "4"}
+    with serve(env=env) as server:
+        host, port = server.base.removeprefix("http://").split(":")
+        idle = socket.create_connection((host, int(port)), timeout=5)
+        stalled = socket.create_connection((host, int(port)), timeout=5)
+        assert _get(idle).startswith(b"HTTP/1.1 200")
+        assert _get(stalled).startswith(b"HTTP/1.1 200")
+        stalled.sendall(b"GET /hea")  # the next request starts, and stops
+        time.sleep(2)  # past the header deadline, within the keep-alive timeout
+        assert _get(idle).startswith(b"HTTP/1.1 200")  # idle: still open, reused
+        with contextlib.suppress(ConnectionResetError):  # a reset is closed too
+            assert stalled.recv(1) == b""
+        idle.close()
+        stalled.close()
 
 
 def test_open_file_limit_is_raised_to_the_hard_limit() -> None:
