@@ -211,7 +211,7 @@ def check_slow(args: argparse.Namespace, report: Report) -> None:
         )
         t.start()
         closed_after: list[float] = []
-        got_408 = 0
+        got_408 = got_503 = 0
         deadline = all_open + max(h, b) + 15
         while opened and time.monotonic() < deadline:
             for key, _ in sel.select(timeout=0.5):
@@ -224,6 +224,8 @@ def check_slow(args: argparse.Namespace, report: Report) -> None:
                     data = b""
                 if data.startswith(b"HTTP/1.1 408"):
                     got_408 += 1
+                elif data.startswith(b"HTTP/1.1 503"):
+                    got_503 += 1
                 if not data or b"connection: close" in data.lower():
                     closed_after.append(time.monotonic() - opened.pop(s))  # type: ignore[arg-type]
                     sel.unregister(s)
@@ -243,7 +245,8 @@ def check_slow(args: argparse.Namespace, report: Report) -> None:
     slowest = max(closed_after, default=float("nan"))
     report.line(
         f"stalled connections closed by the server: {len(closed_after)} of {args.stalled} "
-        f"({got_408} with a 408, {evicted:.0f} closed early to make room), slowest after "
+        f"({got_408} with a 408, {got_503} with a 503 as the worker was full, {evicted:.0f} "
+        "closed early to make room), slowest after "
         f"{slowest:.2f} s (deadlines {h:g} s headers, {b:g} s body)"
     )
     report.check(
