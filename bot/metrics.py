@@ -73,7 +73,8 @@ RATE_LIMIT_BACKEND_ERRORS = Counter(
 SLOW_CLIENTS = Counter(
     "signpost_slow_clients",
     "Connections closed, or requests answered 408, because the client sent its request too "
-    "slowly, by stage (headers, body).",
+    "slowly, by stage (headers, body), or closed to make room when the worker was full "
+    "(evicted).",
     ("stage",),
 )
 # One value per worker file; "max" gives one series for the whole server.
@@ -99,14 +100,15 @@ def observe_chat(intent: str, safety: str, triaged_by: str | None = None) -> Non
         CHAT_FALLBACKS.inc()
 
 
-class _FallbackRatio(Collector):
-    """signpost_chat_fallback_ratio, worked out at scrape time from the (summed) counters, so
+class _Exposed(Collector):
+    """What a scrape shows: the samples (this process's, or every worker's) and
+    signpost_chat_fallback_ratio, worked out from those (summed) counters in the same pass, so
     it is right with any number of workers."""
 
     def __init__(self, source: Collector) -> None:
         self.source = source
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[object]:
         replies = fallbacks = 0.0
         for family in self.source.collect():
             for s in family.samples:
@@ -114,23 +116,12 @@ class _FallbackRatio(Collector):
                     replies += s.value
                 elif s.name == "signpost_chat_fallbacks_total":
                     fallbacks += s.value
+            yield family
         yield GaugeMetricFamily(
             "signpost_chat_fallback_ratio",
             "Share of chat replies that fell back, since the server started.",
             value=fallbacks / replies if replies else 0.0,
         )
-
-
-class _Exposed(Collector):
-    """What a scrape shows: the samples (this process's, or every worker's) plus the ratio."""
-
-    def __init__(self, source: Collector) -> None:
-        self.source = source
-        self.ratio = _FallbackRatio(source)
-
-    def collect(self) -> Iterator[object]:
-        yield from self.source.collect()
-        yield from self.ratio.collect()
 
 
 def multiprocess_dir() -> str | None:
