@@ -26,8 +26,8 @@ COPY --from=build /install /usr/local
 # Fail the build, not the first request, if the built-in content does not load.
 RUN python -c "from bot.loader import load; load()"
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 9464
 HEALTHCHECK --interval=30s --timeout=3s --start-period=40s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
-# One worker per container: scale with replicas (each worker keeps its own metrics).
+# One worker per container: scale with replicas. /metrics is on port 9464, not on 8000.
 CMD ["signpost", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -11,8 +11,18 @@ request (from /proc) is printed too: the load generator shares the machine, so i
 steadier measure of what one core can serve. Bounded in time and in count
 (--max-requests per run). The exit code is 1 if any request failed.
 
-Done-when (docs/OPERATIONS.md): no errors at 64 clients for 30 s, and chat throughput at least
-half of healthz throughput on the same server.
+With several workers it also prints each worker's share of the requests of every run,
+counted from the server's own metrics files (PROMETHEUS_MULTIPROC_DIR, set by this script):
+no header or anything else in the responses says which worker answered.
+
+    python bench/load.py --workers 2 --spread 5 --duration 10    # only the spread check
+
+`--spread N` runs N times 64 (the last of --levels) keep-alive clients of chat, each run with
+new connections, and checks that every worker served at least 35% of each run's requests.
+
+Done-when (docs/OPERATIONS.md): no errors at 64 clients for 30 s, chat throughput at least
+half of healthz throughput on the same server, and with --workers 2 each worker serving at
+least 35% of requests in every spread run.
 """
 
 from __future__ import annotations
@@ -22,14 +32,17 @@ import asyncio
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.multiprocess import MultiProcessCollector
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -83,6 +96,31 @@ class Result:
     p99_ms: float
     server_cpu_ms: float = float("nan")  # server CPU time (all processes) per request
     client_cpu_ms: float = float("nan")  # this load generator's CPU time per request
+    worker_shares: list[float] | None = None  # each worker's share of the requests, largest first
+
+
+SPREAD_MIN = 0.35
+ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1)  # one keep-alive connection
+
+
+def worker_counts(metrics_dir: Path) -> dict[int, float]:
+    """HTTP requests answered so far, by worker pid, from each worker's metrics file."""
+    out: dict[int, float] = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        total = 0.0
+        for metric in MultiProcessCollector.merge([str(path)], accumulate=False):
+            if metric.name == "signpost_http_requests":
+                total += sum(x.value for x in metric.samples if x.name.endswith("_total"))
+        out[pid] = total
+    return out
+
+
+def shares(before: dict[int, float], after: dict[int, float], workers: int) -> list[float]:
+    served = sorted((n - before.get(pid, 0.0) for pid, n in after.items()), reverse=True)
+    served = (served + [0.0] * workers)[:workers]  # a worker that served nothing has no file
+    total = sum(served)
+    return [round(n / total, 4) if total else 0.0 for n in served]
 
 
 def free_port(host: str) -> int:
@@ -107,10 +145,9 @@ async def run_level(
     latencies: list[float] = []
     errors = 0
     budget = itertools.count()
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     # Plain HTTP on loopback: verify=False spares each client loading the CA bundle.
     pool = [
-        httpx.AsyncClient(base_url=base, limits=one, timeout=30.0, verify=False)
+        httpx.AsyncClient(base_url=base, limits=ONE, timeout=30.0, verify=False)
         for _ in range(clients)
     ]
 
@@ -202,9 +239,14 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def start_server(host: str, port: int, workers: int, kb: str | None) -> subprocess.Popen:
+def start_server(
+    host: str, port: int, workers: int, kb: str | None, metrics_dir: Path | None = None
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
     env.update(SIGNPOST_RATE_LIMIT_ENABLED="false", SIGNPOST_LOG_LEVEL="info")
+    env["SIGNPOST_METRICS_PORT"] = "0"  # counted from the files; no port to collide with
+    if metrics_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if kb:
         env["SIGNPOST_KB_DIR"] = str(Path(kb).resolve())
     cmd = [sys.executable, "-m", "bot", "serve", "--host", host, "--port", str(port)]
@@ -212,6 +254,28 @@ def start_server(host: str, port: int, workers: int, kb: str | None) -> subproce
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+def spread_runs(
+    base: str, workers: int, metrics_dir: Path, runs: int, clients: int, duration: float
+) -> list[Result]:
+    """`runs` times `clients` new keep-alive connections sending chats for `duration` s, with
+    each worker's share of every run's requests."""
+    out = []
+    for k in range(runs):
+        before = worker_counts(metrics_dir)
+        r = asyncio.run(run_level(base, "chat", clients, duration, 500_000))
+        r.worker_shares = shares(before, worker_counts(metrics_dir), workers)
+        ok = min(r.worker_shares) >= SPREAD_MIN
+        print(
+            f"  spread run {k + 1}/{runs}: {r.requests} chats, {r.rps:.0f}/s, {r.errors} errors, "
+            f"worker shares {' / '.join(f'{x:.1%}' for x in r.worker_shares)}"
+            f" {'ok' if ok else 'UNEVEN'}",
+            file=sys.stderr,
+            flush=True,
+        )
+        out.append(r)
+    return out
 
 
 def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
@@ -250,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-requests", type=int, default=500_000, help="cap per endpoint and level")
     p.add_argument("--kb", help="knowledge base folder (default: built-in)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument(
+        "--spread", type=int, metavar="RUNS", help="only the worker spread check, RUNS times"
+    )
     args = p.parse_args(argv)
     if args.host not in LOOPBACK:
         p.error("the benchmark runs on loopback only (127.0.0.1, ::1 or localhost)")
@@ -258,24 +325,35 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if not levels or any(not 0 < n <= 512 for n in levels):
         p.error("--levels: between 1 and 512 clients each")
+    if args.spread is not None and not (0 < args.spread <= 20 and args.workers > 1):
+        p.error("--spread: 1 to 20 runs, with --workers 2 or more")
 
     port = free_port(args.host)
     base = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{port}"
-    proc = start_server(args.host, port, args.workers, args.kb)
+    metrics_dir = Path(tempfile.mkdtemp(prefix="signpost-bench-metrics-"))
+    proc = start_server(args.host, port, args.workers, args.kb, metrics_dir)
     results: list[Result] = []
     try:
         wait_ready(base, proc)
         asyncio.run(run_level(base, "chat", 4, args.warmup, 10_000))  # warm caches and threads
-        for clients in levels:
+        if args.spread:
+            results = spread_runs(
+                base, args.workers, metrics_dir, args.spread, levels[-1], args.duration
+            )
+        for clients in levels if not args.spread else []:
             for endpoint in ("chat", "healthz"):
                 pids = process_tree(proc.pid)
                 cpu_before = cpu_seconds(pids)
+                counts_before = worker_counts(metrics_dir)
                 r = asyncio.run(
                     run_level(base, endpoint, clients, args.duration, args.max_requests)
                 )
                 if r.requests:
                     cpu = cpu_seconds(pids) - cpu_before
                     r.server_cpu_ms = round(cpu * 1000 / r.requests, 3)
+                if args.workers > 1:
+                    after = worker_counts(metrics_dir)
+                    r.worker_shares = shares(counts_before, after, args.workers)
                 results.append(r)
                 print(
                     f"  {endpoint:<8} {clients:>3} clients: {r.rps:8.1f} req/s, "
@@ -294,12 +372,18 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
     print(
         f"\nSignpost load benchmark: {args.workers} worker(s), {args.duration:g} s per run, "
         f"{len(MESSAGES)} chat messages in the mix, loopback, rate limiting off\n"
     )
     print(table(results))
+    if args.workers > 1:
+        print("\nEach worker's share of the requests (largest first):")
+        for r in results:
+            spread = " / ".join(f"{x:.1%}" for x in r.worker_shares or [])
+            print(f"  {r.endpoint:<8} {r.clients:>3} clients: {spread}")
     print("\nResident memory after the run (VmRSS):")
     for pid, (mb, command) in memory.items():
         if pid == proc.pid:
@@ -310,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
             role = "worker"
         print(f"  pid {pid:<8} {role:<24} {mb:8.1f} MB" if mb else f"  pid {pid}: gone")
 
+    uneven = [r for r in results if r.worker_shares and min(r.worker_shares) < SPREAD_MIN]
+    if args.spread:
+        print(
+            f"\nspread: {args.spread - len(uneven)} of {args.spread} runs with every worker "
+            f"at {SPREAD_MIN:.0%} or more of the requests"
+        )
     by = {(r.endpoint, r.clients): r for r in results}
     top = max(levels)
     verdict = []
@@ -342,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
-    return 1 if any(r.errors for r in results) else 0
+    return 1 if any(r.errors for r in results) or (args.spread and uneven) else 0
 
 
 if __name__ == "__main__":

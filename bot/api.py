@@ -11,7 +11,6 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .config import Settings, get_settings
@@ -21,6 +20,7 @@ from .loader import load
 from .middleware import install_middleware
 from .safeguard import SafeResponder
 from .schemas import ChatRequest, ChatResponse, ErrorResponse, Status, Topic, TopicsResponse
+from .static import WidgetFiles
 from .triage_model import TriageModelConfig
 
 log = logging.getLogger("signpost")
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Status(status="ready" if app.state.engine.kb.intents else "loading")
 
     if widget_dir.is_dir():
-        app.mount("/widget", StaticFiles(directory=widget_dir), name="widget")
+        app.mount("/widget", WidgetFiles(directory=widget_dir), name="widget")
         demo = widget_dir / "demo.html"
 
         @app.get("/", include_in_schema=False)

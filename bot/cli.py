@@ -14,7 +14,20 @@ from .evalsets import ManifestError
 from .loader import KnowledgeBaseError
 
 
+def _prepare_multiprocess(path: str) -> None:
+    """Point every worker started after this at `path`, emptied: samples left by an earlier
+    run would be added to this one's. Before bot.metrics is imported: its counters open their
+    files there as they are created."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import tempfile
+
     import uvicorn
 
     if args.kb:
@@ -31,23 +44,47 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # pydantic's ValidationError names the variable
         print(f"signpost: bad configuration: {exc}", file=sys.stderr)
         return 1
-    from .server import NoDelayHTTPProtocol
-
     log_config = logging_config(settings.log_format, settings.log_level)
     logging.config.dictConfig(log_config)
-    uvicorn.run(
+    log = logging.getLogger("signpost.server")
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if settings.metrics_enabled and (args.workers > 1 or multiproc_dir):
+        # Before any worker (or prometheus_client in this process) starts: every worker
+        # writes its samples there and the scrape adds them up (bot/metrics.py).
+        _prepare_multiprocess(multiproc_dir or tempfile.mkdtemp(prefix="signpost-metrics-"))
+    from . import metrics
+    from .server import NoDelayHTTPProtocol, raise_open_file_limit, run
+
+    before, after = raise_open_file_limit()
+    limit = settings.max_connections
+    if after - 64 < limit:  # a cap above the file limit would fail as EMFILE instead of 503
+        limit = max(16, after - 64)
+    log.info(
+        "open files: limit %d (was %d); at most %d connections per worker", after, before, limit
+    )
+    if settings.metrics_enabled and settings.metrics_port:
+        try:
+            metrics.serve_separately(args.host, settings.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", args.host, settings.metrics_port)
+        except OSError as exc:  # monitoring is not worth refusing to help anyone
+            log.error("metrics: cannot listen on port %d (%s)", settings.metrics_port, exc.strerror)
+    config = uvicorn.Config(
         "bot.api:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        http=NoDelayHTTPProtocol,  # TCP_NODELAY with --workers too (see bot/server.py)
+        http=NoDelayHTTPProtocol,  # TCP_NODELAY and a header deadline (bot/server.py)
         log_config=log_config,  # applied in every worker: text or JSON, no message text
         log_level=settings.log_level,
         access_log=False,  # ours logs method, route template, status and latency only
         server_header=False,
         proxy_headers=False,  # the client IP comes from SIGNPOST_TRUSTED_PROXY_HEADER only
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=limit,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
     )
-    return 0
+    return run(config)
 
 
 def _render(reply) -> str:

@@ -80,7 +80,36 @@ class Settings(BaseSettings):
     )
 
     # -- operations ------------------------------------------------------------------------
-    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics.")
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port for /metrics (0: no separate port)."
+    )
+    metrics_public: bool = Field(
+        default=False, description="Also serve /metrics on the public port (per-intent counts)."
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated Host names to answer (e.g. chat.example.org); empty: any.",
+    )
+
+    # -- slow and abandoned clients (per worker) ---------------------------------------------
+    header_timeout: float = Field(
+        default=10, gt=0, description="Seconds a client has to send a request's headers."
+    )
+    body_timeout: float = Field(
+        default=10, gt=0, description="Seconds a client has to send a request's body (else 408)."
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        default=2048,
+        ge=16,
+        description="Open connections per worker before new requests get 503 (uvicorn's cap).",
+    )
+    shutdown_timeout: int = Field(
+        default=20, ge=1, description="Seconds to finish requests in flight after SIGTERM."
+    )
 
     @field_validator("kb_dir", "redis_url", "trusted_proxy_header", mode="before")
     @classmethod
@@ -108,6 +137,18 @@ class Settings(BaseSettings):
             if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
                 raise ValueError(f"{origin!r} is not an origin like https://www.example.org")
         return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts_parse(cls, v: str) -> str:
+        for host in _split(v):
+            if "/" in host or host == "*":  # "*" would switch the check off: leave it empty
+                raise ValueError(f"{host!r} is not a host name like chat.example.org")
+        return v
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        return _split(self.allowed_hosts)
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

@@ -5,28 +5,19 @@ knowledge base, so a label can never carry free text) and a yes/no. Nothing is l
 stored, and extra fields are refused rather than ignored, so no comment or identifier can
 ride along. The route sits under /api/, so the chat's rate limiter covers it too.
 
-The counters use prometheus_client in a registry of their own; `_Bridge` joins it onto
-the /metrics page of bot/metrics.py, so one scrape still returns everything. The access log
-keeps its usual line (method, route, status, time) and nothing from the body.
+The counter is bot/metrics.py's `signpost_feedback_total`, on the same /metrics page as the
+others (added up over workers). The access log keeps its usual line (method, route, status,
+time) and nothing from the body.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import metrics
 from .schemas import ErrorResponse
-
-REGISTRY = CollectorRegistry(auto_describe=True)
-FEEDBACK = Counter(
-    "signpost_feedback",
-    "'Was this helpful?' answers by intent id and yes/no (nothing else is kept).",
-    ("intent", "helpful"),
-    registry=REGISTRY,
-)
 
 
 class Feedback(BaseModel):
@@ -36,26 +27,11 @@ class Feedback(BaseModel):
     helpful: StrictBool = Field(description="true for Yes, false for No.")
 
 
-class _Bridge:
-    """Adds this module's prometheus_client registry to the hand-written /metrics page."""
-
-    def header(self) -> list[str]:
-        return []
-
-    def samples(self) -> list[str]:
-        text = generate_latest(REGISTRY).decode()
-        # `_created` timestamps say when a label pair first appeared: not needed, and not kept.
-        return [line for line in text.splitlines() if "_created" not in line]
-
-
-metrics.REGISTRY.metrics.append(_Bridge())  # type: ignore[arg-type]
-
-
 def feedback(body: Feedback, request: Request) -> Response:
     """Count one Yes or No for an answer's intent. No text, no identifiers, no cookies."""
     if body.intent not in request.app.state.engine.kb.intents:
         return JSONResponse({"detail": "intent is not a known intent id"}, status_code=422)
-    FEEDBACK.labels(body.intent, "yes" if body.helpful else "no").inc()
+    metrics.FEEDBACK.labels(body.intent, "yes" if body.helpful else "no").inc()
     return Response(status_code=204)
 
 

@@ -1,247 +1,156 @@
-"""Prometheus metrics, hand-written (text exposition format 0.0.4), no extra dependency.
+"""Prometheus metrics on prometheus_client, one process or many (`signpost serve --workers N`).
 
 What is counted never includes message text: only route templates, status codes, intent
 ids and safety levels (all from a small fixed set), and timings.
 
-Counters live in this process. With `signpost serve --workers N` each worker keeps its own
-and a scrape reaches whichever worker accepts it, so run one worker per container and let
-the orchestrator add replicas (docs/OPERATIONS.md).
+With several workers `signpost serve` sets PROMETHEUS_MULTIPROC_DIR (emptied at start) before
+any worker starts: each worker then writes its samples to files there and the scrape
+(`serve_separately`, in the supervisor) adds them up, so every scrape sees the whole server.
 """
 
 from __future__ import annotations
 
-import math
+import os
 import threading
-import time
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterator
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+import prometheus_client
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# `_created` series double the output and no dashboard here uses them.
+prometheus_client.disable_created_metrics()
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def _num(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v)) if not float(v).is_integer() else str(int(v))
-
-
-class _Metric:
-    kind = "untyped"
-
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        self.name = name
-        self.help = help_text
-        self.labelnames = tuple(labelnames)
-        self._lock = threading.Lock()
-
-    def header(self) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
-
-    def samples(self) -> list[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class Counter(_Metric):
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labelnames)
-        self._values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, *labels: str, amount: float = 1.0) -> None:
-        key = tuple(str(x) for x in labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, *labels: str) -> float:
-        with self._lock:
-            return self._values.get(tuple(labels), 0.0)
-
-    def total(self) -> float:
-        with self._lock:
-            return sum(self._values.values())
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        if not items and not self.labelnames:
-            items = [((), 0.0)]
-        return [f"{self.name}{_labels(self.labelnames, k)} {_num(v)}" for k, v in items]
-
-
-class Gauge(_Metric):
-    kind = "gauge"
-
-    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
-        super().__init__(name, help_text, labelnames)
-        self._values: dict[tuple[str, ...], float] = {}
-
-    def set(self, value: float, *labels: str) -> None:
-        with self._lock:
-            self._values[tuple(labels)] = float(value)
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return [f"{self.name}{_labels(self.labelnames, k)} {_num(v)}" for k, v in items]
-
-
-class Histogram(_Metric):
-    kind = "histogram"
-
-    def __init__(
-        self,
-        name: str,
-        help_text: str,
-        labelnames: Sequence[str] = (),
-        buckets: Iterable[float] = LATENCY_BUCKETS,
-    ) -> None:
-        super().__init__(name, help_text, labelnames)
-        self.buckets = tuple(sorted(buckets))
-        self._data: dict[tuple[str, ...], list[float]] = {}  # bucket counts..., sum, count
-
-    def observe(self, value: float, *labels: str) -> None:
-        key = tuple(labels)
-        with self._lock:
-            row = self._data.get(key)
-            if row is None:
-                row = self._data[key] = [0.0] * (len(self.buckets) + 2)
-            for i, bound in enumerate(self.buckets):
-                if value <= bound:
-                    row[i] += 1
-            row[-2] += value
-            row[-1] += 1
-
-    def count(self, *labels: str) -> float:
-        with self._lock:
-            row = self._data.get(tuple(labels))
-            return row[-1] if row else 0.0
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            items = sorted((k, list(v)) for k, v in self._data.items())
-        out = []
-        for key, row in items:
-            for bound, n in zip(self.buckets, row, strict=False):
-                le = f'le="{_num(bound)}"'
-                out.append(f"{self.name}_bucket{_labels(self.labelnames, key, le)} {_num(n)}")
-            inf = 'le="+Inf"'
-            out.append(f"{self.name}_bucket{_labels(self.labelnames, key, inf)} {_num(row[-1])}")
-            out.append(f"{self.name}_sum{_labels(self.labelnames, key)} {_num(row[-2])}")
-            out.append(f"{self.name}_count{_labels(self.labelnames, key)} {_num(row[-1])}")
-        return out
-
-
-M = TypeVar("M", bound=_Metric)
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.metrics: list[_Metric] = []
-
-    def add(self, metric: M) -> M:
-        self.metrics.append(metric)
-        return metric
-
-    def render(self) -> str:
-        update_derived()
-        lines: list[str] = []
-        for m in self.metrics:
-            lines += m.header()
-            lines += m.samples()
-        return "\n".join(lines) + "\n"
-
-
-REGISTRY = Registry()
-_START = time.time()
-
-HTTP_REQUESTS = REGISTRY.add(
-    Counter(
-        "signpost_http_requests_total",
-        "HTTP requests by method, route template and status code.",
-        ("method", "route", "status"),
-    )
+HTTP_REQUESTS = Counter(
+    "signpost_http_requests",
+    "HTTP requests by method, route template and status code (499: the client went away).",
+    ("method", "route", "status"),
 )
-HTTP_LATENCY = REGISTRY.add(
-    Histogram(
-        "signpost_http_request_duration_seconds",
-        "Time from request start to the end of the response, by route template.",
-        ("route",),
-    )
+HTTP_LATENCY = Histogram(
+    "signpost_http_request_duration_seconds",
+    "Time from request start to the end of the response, by route template "
+    "(requests the client abandoned or sent too slowly are not timed).",
+    ("route",),
+    buckets=LATENCY_BUCKETS,
 )
-CHAT_REPLIES = REGISTRY.add(
-    Counter(
-        "signpost_chat_replies_total",
-        "Chat replies by intent id and safety level (never message text).",
-        ("intent", "safety"),
-    )
+CHAT_REPLIES = Counter(
+    "signpost_chat_replies",
+    "Chat replies by intent id and safety level (never message text).",
+    ("intent", "safety"),
 )
-TRIAGE_MODEL_ANSWERS = REGISTRY.add(
-    Counter(
-        "signpost_triage_model_answers_total",
-        "Safety answers that came from the learned check (no rule fired), by intent id.",
-        ("intent",),
-    )
+TRIAGE_MODEL_ANSWERS = Counter(
+    "signpost_triage_model_answers",
+    "Safety answers that came from the learned check (no rule fired), by intent id.",
+    ("intent",),
 )
-CHAT_FALLBACKS = REGISTRY.add(
-    Counter("signpost_chat_fallbacks_total", "Chat replies that fell back (intent 'fallback').")
+CHAT_FALLBACKS = Counter(
+    "signpost_chat_fallbacks", "Chat replies that fell back (intent 'fallback')."
 )
-CHAT_FALLBACK_RATIO = REGISTRY.add(
-    Gauge(
-        "signpost_chat_fallback_ratio",
-        "Share of chat replies in this process that fell back, since it started.",
-    )
+CHAT_ERRORS = Counter(
+    "signpost_chat_errors",
+    "Chat requests where the engine failed and the safe generic reply was sent, by error type.",
+    ("error",),
 )
-CHAT_ERRORS = REGISTRY.add(
-    Counter(
-        "signpost_chat_errors_total",
-        "Chat requests where the engine failed and the safe generic reply was sent, by error type.",
-        ("error",),
-    )
+RATE_LIMITED = Counter("signpost_rate_limited", "Requests refused with 429, by route.", ("route",))
+RATE_LIMIT_BACKEND_ERRORS = Counter(
+    "signpost_rate_limit_backend_errors",
+    "Requests let through unchecked because the shared (Redis) rate limiter was unreachable.",
 )
-RATE_LIMITED = REGISTRY.add(
-    Counter("signpost_rate_limited_total", "Requests refused with 429, by route.", ("route",))
+SLOW_CLIENTS = Counter(
+    "signpost_slow_clients",
+    "Connections closed, or requests answered 408, because the client sent its request too "
+    "slowly, by stage (headers, body), or closed to make room when the worker was full "
+    "(evicted).",
+    ("stage",),
 )
-RATE_LIMIT_BACKEND_ERRORS = REGISTRY.add(
-    Counter(
-        "signpost_rate_limit_backend_errors_total",
-        "Requests let through unchecked because the shared (Redis) rate limiter was unreachable.",
-    )
+FEEDBACK = Counter(
+    "signpost_feedback",
+    "'Was this helpful?' answers by intent id and yes/no (nothing else is kept).",
+    ("intent", "helpful"),
 )
-BUILD_INFO = REGISTRY.add(
-    Gauge("signpost_build_info", "Always 1; the version is a label.", ("version",))
+# One value per worker file; "max" gives one series for the whole server.
+BUILD_INFO = Gauge(
+    "signpost_build_info",
+    "Always 1; the version is a label.",
+    ("version",),
+    multiprocess_mode="max",
 )
-START_TIME = REGISTRY.add(
-    Gauge("process_start_time_seconds", "When this process started, in Unix time.")
-)
-START_TIME.set(_START)
 
 
-def update_derived() -> None:
-    total = CHAT_REPLIES.total()
-    CHAT_FALLBACK_RATIO.set(CHAT_FALLBACKS.total() / total if total else 0.0)
+def value(sample: str, **labels: str) -> float:
+    """This process's current value of one sample, e.g. value("signpost_chat_errors_total",
+    error="ValueError") (tests, benchmarks)."""
+    return prometheus_client.REGISTRY.get_sample_value(sample, labels) or 0.0
 
 
 def observe_chat(intent: str, safety: str, triaged_by: str | None = None) -> None:
-    CHAT_REPLIES.inc(intent, safety)
+    CHAT_REPLIES.labels(intent, safety).inc()
     if triaged_by == "model":
-        TRIAGE_MODEL_ANSWERS.inc(intent)
+        TRIAGE_MODEL_ANSWERS.labels(intent).inc()
     if intent == "fallback":
         CHAT_FALLBACKS.inc()
 
 
-def render() -> str:
-    return REGISTRY.render()
+class _Exposed(Collector):
+    """What a scrape shows: the samples (this process's, or every worker's) and
+    signpost_chat_fallback_ratio, worked out from those (summed) counters in the same pass, so
+    it is right with any number of workers."""
+
+    def __init__(self, source: Collector) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[object]:
+        replies = fallbacks = 0.0
+        for family in self.source.collect():
+            for s in family.samples:
+                if s.name == "signpost_chat_replies_total":
+                    replies += s.value
+                elif s.name == "signpost_chat_fallbacks_total":
+                    fallbacks += s.value
+            yield family
+        yield GaugeMetricFamily(
+            "signpost_chat_fallback_ratio",
+            "Share of chat replies that fell back, since the server started.",
+            value=fallbacks / replies if replies else 0.0,
+        )
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposed() -> Collector:
+    """The registry a scrape reads: every worker's files in multi-process mode, else this
+    process's own metrics (with prometheus_client's process and Python collectors)."""
+    path = multiprocess_dir()
+    if path is None:
+        return _Exposed(prometheus_client.REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    prometheus_client.ProcessCollector(registry=registry)  # the supervisor: start time, fds
+    return _Exposed(registry)
+
+
+def render() -> bytes:
+    return generate_latest(exposed())
+
+
+def serve_separately(host: str, port: int) -> threading.Thread:
+    """/metrics on its own port, in a daemon thread of the calling process (the supervisor
+    with several workers, the server itself with one), so it is never on the public port."""
+    _server, thread = prometheus_client.start_http_server(port, addr=host, registry=exposed())
+    return thread

@@ -7,8 +7,8 @@ route is stored: the "theoretical arrival time" of its next request.
 - In memory (default): per process, so each replica/worker limits on its own.
 - Redis (SIGNPOST_REDIS_URL): one atomic Lua script per request using Redis' clock, so the
   limit holds across all replicas. If Redis cannot be reached the request is let through
-  (fail open: the service must still help a child) with a warning, and Redis is retried a few
-  seconds later.
+  (fail open: the service must still help a child) with one warning, and Redis is retried
+  after 1 s, then 2, 4, ... up to every 30 s; "reachable again" is logged once, by that retry.
 
 The client is the TCP peer address, or the address in SIGNPOST_TRUSTED_PROXY_HEADER when that
 is configured (and, if SIGNPOST_TRUSTED_PROXIES is set, only when the peer is one of them).
@@ -123,7 +123,8 @@ class RedisLimiter:
         burst: int,
         timeout: float = 0.25,
         prefix: str = "signpost:rl:",
-        retry_after_failure: float = 5.0,
+        retry_after_failure: float = 1.0,
+        retry_max: float = 30.0,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -139,8 +140,15 @@ class RedisLimiter:
         self.timeout = timeout
         self.prefix = prefix
         self.retry_after_failure = retry_after_failure
-        self._down_until = 0.0
-        self._last_warning = 0.0
+        self.retry_max = retry_max
+        # Up or down, changed (and logged) only by a failure while up or by the one probe
+        # allowed while down: requests in flight when Redis goes away or comes back cannot
+        # make it flap (it did, several times within a second after a restart).
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._backoff = retry_after_failure
+        self._probing = False
+        self._closing: set[asyncio.Task[None]] = set()
         # redis.asyncio connections belong to one event loop: keep one client per loop.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -162,9 +170,12 @@ class RedisLimiter:
 
     async def hit(self, key: str) -> Decision:
         now = time.monotonic()
-        if now < self._down_until:
-            metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
-            return Decision(True)
+        probe = False
+        if self._down_since is not None:
+            if now < self._retry_at or self._probing:  # down: let it through, unchecked
+                metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
+                return Decision(True)
+            self._probing = probe = True  # this request tries Redis again
         try:
             allowed, wait_ms = await asyncio.wait_for(
                 self._script()(
@@ -173,25 +184,57 @@ class RedisLimiter:
                 timeout=self.timeout * 2,
             )
         except Exception as exc:  # any Redis or network failure: let the request through
-            self._down_until = now + self.retry_after_failure
+            self._failed(time.monotonic(), type(exc).__name__, probe)
             metrics.RATE_LIMIT_BACKEND_ERRORS.inc()
-            if now - self._last_warning > 30 or self._last_warning == 0.0:
-                self._last_warning = now
-                log.warning(
-                    "rate limiter: Redis unreachable (%s); letting requests through, "
-                    "retrying in %.0fs",
-                    type(exc).__name__,
-                    self.retry_after_failure,
-                    extra={"fields": {"error": type(exc).__name__, "backend": "redis"}},
-                )
             return Decision(True)
-        if self._last_warning and self._down_until:
-            log.warning(
-                "rate limiter: Redis reachable again", extra={"fields": {"backend": "redis"}}
-            )
-            self._down_until = 0.0
-            self._last_warning = 0.0
+        finally:
+            if probe:
+                self._probing = False
+        if probe:
+            self._recovered(time.monotonic())
         return Decision(bool(allowed), float(wait_ms) / 1000.0)
+
+    def _failed(self, now: float, error: str, probe: bool) -> None:
+        if self._down_since is None:
+            self._down_since, self._backoff = now, self.retry_after_failure
+            # The pool's idle connections died with Redis: a retry on one of them would fail
+            # even once Redis is back, and reused after the retry succeeded they made the
+            # state flap. The retry gets a new client.
+            self._drop_client()
+            log.warning(
+                "rate limiter: Redis unreachable (%s); letting requests through, "
+                "retrying in %.3gs and then less often (up to every %.3gs)",
+                error,
+                self._backoff,
+                self.retry_max,
+                extra={"fields": {"error": error, "backend": "redis"}},
+            )
+        elif probe:  # still down: no new line, a longer wait
+            self._backoff = min(self._backoff * 2, self.retry_max)
+        else:  # a request sent before it went down: already counted
+            return
+        self._retry_at = now + self._backoff
+
+    def _recovered(self, now: float) -> None:
+        if self._down_since is not None:
+            log.warning(
+                "rate limiter: Redis reachable again after %.0fs",
+                now - self._down_since,
+                extra={"fields": {"backend": "redis"}},
+            )
+        self._down_since = None
+
+    def _drop_client(self) -> None:
+        entry = self._clients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            task = asyncio.get_running_loop().create_task(self._close_quietly(entry[0]))
+            self._closing.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_quietly(client: Any) -> None:
+        with contextlib.suppress(Exception):  # closing a dead connection is not worth a log
+            await client.aclose()
 
     async def close(self) -> None:
         """Close this event loop's connections (each loop's client belongs to that loop)."""
@@ -311,7 +354,7 @@ class RateLimitMiddleware:
         if decision.allowed:
             await self.app(scope, receive, send)
             return
-        metrics.RATE_LIMITED.inc(route)
+        metrics.RATE_LIMITED.labels(route).inc()
         retry = max(1, math.ceil(decision.retry_after))
         body = json.dumps({"detail": self.detail}).encode()
         await send(

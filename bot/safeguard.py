@@ -82,7 +82,7 @@ class SafeResponder:
             triaged_by = reply.triaged_by
         except Exception as exc:
             name = type(exc).__name__
-            metrics.CHAT_ERRORS.inc(name)
+            metrics.CHAT_ERRORS.labels(name).inc()
             log.error(
                 "chat: the engine failed (%s); sent the safe generic reply",
                 name,

@@ -39,6 +39,7 @@ def serve(
     dropped, `env` added), wait until /readyz answers, stop it with SIGTERM afterwards."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    full_env["SIGNPOST_METRICS_PORT"] = "0"  # tests run side by side: no fixed port
     full_env.update(env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port), *args],

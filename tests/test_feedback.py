@@ -19,7 +19,7 @@ from bot.api import create_app
 from bot.cli import main
 from bot.config import Settings
 from bot.engine import Engine
-from bot.feedback import FEEDBACK
+from bot.metrics import value
 
 ADDRESS = ("198.51.100.23", 41000)
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "signpost-dashboard.json"
@@ -27,13 +27,13 @@ DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "signpo
 
 @pytest.fixture(scope="module")
 def client(engine: Engine) -> Iterator[TestClient]:
-    app = create_app(Settings(rate_limit_enabled=False), engine=engine)
+    app = create_app(Settings(rate_limit_enabled=False, metrics_public=True), engine=engine)
     with TestClient(app, client=ADDRESS, raise_server_exceptions=False) as c:
         yield c
 
 
 def count(intent: str, helpful: str) -> float:
-    return FEEDBACK.labels(intent, helpful)._value.get()
+    return value("signpost_feedback_total", intent=intent, helpful=helpful)
 
 
 def test_yes_and_no_are_counted_per_intent(client: TestClient) -> None:
@@ -93,7 +93,7 @@ def test_only_post(client: TestClient) -> None:
 
 
 def test_rate_limited_like_chat(engine: Engine) -> None:
-    settings = Settings(rate_limit_per_minute=1, rate_limit_burst=2)
+    settings = Settings(rate_limit_per_minute=1, rate_limit_burst=2, metrics_public=True)
     with TestClient(create_app(settings, engine=engine), client=ADDRESS) as c:
         codes = [
             c.post("/api/feedback", json={"intent": "the_law", "helpful": True}).status_code
@@ -217,7 +217,7 @@ def test_insights_command_reads_a_file_and_prints_no_small_count(
 
 def test_insights_reads_a_live_metrics_page(engine: Engine) -> None:
     """End to end: real traffic, the real /metrics text, the same numbers back."""
-    app = create_app(Settings(rate_limit_enabled=False), engine=engine)
+    app = create_app(Settings(rate_limit_enabled=False, metrics_public=True), engine=engine)
     with TestClient(app) as c:
         for _ in range(12):
             c.post("/api/feedback", json={"intent": "remove_image", "helpful": True})

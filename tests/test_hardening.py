@@ -29,7 +29,7 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def app_client(engine: Engine) -> Iterator[TestClient]:
-    app = create_app(Settings(rate_limit_enabled=False), engine=engine)
+    app = create_app(Settings(rate_limit_enabled=False, metrics_public=True), engine=engine)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -194,7 +194,7 @@ def test_engine_failure_still_answers_with_help(
 ) -> None:
     secret = "zz-engine-secret-4815"
     app = create_app(Settings(rate_limit_enabled=False), engine=_BrokenEngine(engine, secret))  # type: ignore[arg-type]
-    before = metrics.CHAT_ERRORS.value("ValueError")
+    before = metrics.value("signpost_chat_errors_total", error="ValueError")
     with caplog.at_level(logging.DEBUG), TestClient(app, raise_server_exceptions=False) as c:
         # Short messages are answered on the event loop, long ones in the thread pool.
         for audience, message in (
@@ -208,7 +208,7 @@ def test_engine_failure_still_answers_with_help(
             assert "childline" in ids and "nspcc_helpline" in ids
             assert "0800 1111" in body["answer"]
             assert secret not in r.text
-    assert metrics.CHAT_ERRORS.value("ValueError") == before + 3
+    assert metrics.value("signpost_chat_errors_total", error="ValueError") == before + 3
     logged = "\n".join(
         caplog.handler.format(rec) for rec in caplog.records
     )  # including any traceback text
@@ -356,7 +356,7 @@ def test_metrics_in_prometheus_format(app_client: TestClient) -> None:
     assert re.search(r'signpost_chat_replies_total\{intent="[a-z_]+",safety="none"\} \d+', text)
     assert 'route="/other"' in text
     assert re.search(
-        r'signpost_http_request_duration_seconds_bucket\{route="/api/chat",le="\+Inf"\}', text
+        r'signpost_http_request_duration_seconds_bucket\{le="\+Inf",route="/api/chat"\}', text
     )
     # Every sample line is "name{labels} number".
     sample = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+Inf-]+$')

@@ -138,7 +138,7 @@ def test_client_key_groups_ipv6_by_64() -> None:
 
 
 def test_chat_gets_429_with_retry_after(engine: Engine) -> None:
-    before = metrics.RATE_LIMITED.value("/api/chat")
+    before = metrics.value("signpost_rate_limited_total", route="/api/chat")
     with TestClient(limited_app(engine), client=IP) as c:
         assert [chat(c).status_code for _ in range(3)] == [200, 200, 200]
         r = chat(c)
@@ -148,7 +148,7 @@ def test_chat_gets_429_with_retry_after(engine: Engine) -> None:
         assert "wait" in detail and "0800 1111" in detail  # still points to help
         assert r.headers["x-content-type-options"] == "nosniff"  # headers on 429 too
         assert "set-cookie" not in r.headers
-    assert metrics.RATE_LIMITED.value("/api/chat") == before + 1
+    assert metrics.value("signpost_rate_limited_total", route="/api/chat") == before + 1
 
 
 def test_clients_are_limited_separately(engine: Engine) -> None:
@@ -159,7 +159,7 @@ def test_clients_are_limited_separately(engine: Engine) -> None:
 
 
 def test_topics_are_limited_and_ops_paths_are_not(engine: Engine) -> None:
-    with TestClient(limited_app(engine, rate_limit_burst=2), client=IP) as c:
+    with TestClient(limited_app(engine, rate_limit_burst=2, metrics_public=True), client=IP) as c:
         assert [c.get("/api/topics").status_code for _ in range(3)] == [200, 200, 429]
         assert chat(c).status_code == 200  # chat has its own budget
         for _ in range(20):
@@ -329,7 +329,7 @@ def test_redis_unreachable_fails_open_with_a_warning(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = _free_port()  # nothing listens here
-    before = metrics.RATE_LIMIT_BACKEND_ERRORS.value()
+    before = metrics.value("signpost_rate_limit_backend_errors_total")
     app = limited_app(engine, redis_url=f"redis://127.0.0.1:{port}/0", rate_limit_burst=1)
     with caplog.at_level(logging.WARNING, logger="signpost"), TestClient(app, client=IP) as c:
         started = time.monotonic()
@@ -340,7 +340,7 @@ def test_redis_unreachable_fails_open_with_a_warning(
     warnings = [r for r in caplog.records if r.name == "signpost.ratelimit"]
     assert warnings and "Redis unreachable" in warnings[0].getMessage()
     assert len(warnings) == 1  # one warning, not one per request
-    assert metrics.RATE_LIMIT_BACKEND_ERRORS.value() >= before + 6
+    assert metrics.value("signpost_rate_limit_backend_errors_total") >= before + 6
 
 
 @pytest.mark.redis

@@ -200,7 +200,7 @@ def test_operators_can_switch_it_off(monkeypatch: pytest.MonkeyPatch, engine: En
 
 
 def test_model_answers_are_counted(engine: Engine) -> None:
-    app = create_app(Settings(rate_limit_enabled=False), engine=engine)
+    app = create_app(Settings(rate_limit_enabled=False, metrics_public=True), engine=engine)
     with TestClient(app) as client:
         text, intent = UNKNOWN_TO_THE_RULES[0]
         assert client.post("/api/chat", json={"message": text}).status_code == 200
