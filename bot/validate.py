@@ -62,7 +62,8 @@ STYLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "never advise confronting anyone",
-        re.compile(r"(?<!not )(?<!n't )(?<!never )\bconfront (?:them|him|her|the)\b", re.I),
+        # "confront" with no "not", "never" or "n't" before it in the same sentence
+        re.compile(r"(?:^|[.!?]\s)(?:(?!\bnot\b|\bnever\b|n't\b)[^.!?\n])*\bconfront", re.I | re.M),
     ),
 )
 MAX_SENTENCE_WORDS = {"young_person": 20, "parent": 30}
@@ -153,7 +154,7 @@ def check_shape(rel: str, aud: str, raw: str, out: ValidationResult) -> None:
         )
     if raw.count(MORE) > 1:
         out.errors.append(Problem(rel, "more", f"{MORE} appears more than once"))
-    text = plain(raw.replace(MORE, " "))
+    text = plain(raw.replace(MORE, "\n"))
     for rule, pattern in STYLE_RULES:
         m = pattern.search(text)
         if m:
