@@ -20,6 +20,7 @@ from . import __version__, registry
 from .config import Settings, get_settings
 from .engine import Engine
 from .loader import default_root, load
+from .menu import load_menu
 from .middleware import install_middleware
 from .models import KnowledgeBase
 from .safeguard import SafeResponder
@@ -111,10 +112,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ]
     )
 
+    menu = load_menu(kb)
+    menus = {
+        aud: TopicsResponse(
+            topics=[
+                Topic(id=m.intent, title=m.label, message=m.message) for m in getattr(menu, aud)
+            ]
+        )
+        for aud in ("young_person", "parent")
+    }
+
     @app.get("/api/topics", response_model=TopicsResponse, tags=["chat"])
-    def list_topics() -> TopicsResponse:
-        """The topics the bot can talk about, for a menu."""
-        return topics
+    def list_topics(audience: Literal["young_person", "parent"] | None = None) -> TopicsResponse:
+        """The topic menu. With `audience`: that audience's first buttons, in its own words
+        (content/menu.yaml); without: every topic by its title."""
+        return menus[audience] if audience else topics
 
     who_to_talk_to = talk_lists(kb)
 
