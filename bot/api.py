@@ -45,6 +45,9 @@ _ERRORS = {
     429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
 }
 
+# A bad query parameter gets the same one-sentence 422 as a bad body.
+_GET_ERRORS = {code: _ERRORS[code] for code in (422, 429)}
+
 
 def _explain(exc: RequestValidationError) -> str:
     """One clear sentence per problem, without echoing what was typed."""
@@ -122,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         for aud in ("young_person", "parent")
     }
 
-    @app.get("/api/topics", response_model=TopicsResponse, tags=["chat"])
+    @app.get("/api/topics", response_model=TopicsResponse, responses=_GET_ERRORS, tags=["chat"])
     def list_topics(audience: Literal["young_person", "parent"] | None = None) -> TopicsResponse:
         """The topic menu. With `audience`: that audience's first buttons, in its own words
         (content/menu.yaml); without: every topic by its title."""
@@ -130,7 +133,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     who_to_talk_to = talk_lists(kb)
 
-    @app.get("/api/helplines", response_model=HelplinesResponse, tags=["chat"])
+    @app.get(
+        "/api/helplines", response_model=HelplinesResponse, responses=_GET_ERRORS, tags=["chat"]
+    )
     def list_helplines(
         audience: Literal["young_person", "parent"] = "young_person",
     ) -> HelplinesResponse:
