@@ -149,7 +149,10 @@ def test_nudes_answer_says_no_delete_and_what_the_law_means(kb: KnowledgeBase) -
 
 # ---------- the questions people really ask, both audiences ----------
 
-# (audience, message in their words, acceptable intents, what the lead must say)
+# (audience, message in their words, acceptable intents, what the lead must say: a regex).
+# Told as harm ("sum1 made a fake nude of me"), a message gets the disclosure answer (real
+# help first); the topic's advice follows when the matcher also places the topic.
+TOLD = r"real person|talk to a person"
 QUESTIONS = [
     # will I get in trouble / what happens if I tell / will my parents be told
     (
@@ -204,13 +207,14 @@ QUESTIONS = [
         "young_person",
         "sum1 sent me a nude and i didnt want it",
         {"unwanted_nude", "disclosure"},
-        "don't send it on",
+        "don't send it on|" + TOLD,
     ),
     (
         "parent",
         "someone sent my 12 year old a picture of his private parts",
-        {"unwanted_nude"},
-        "not in trouble",
+        # the nudes answer also covers a nude received: don't view, copy or forward it
+        {"unwanted_nude", "disclosure", "indecent_images"},
+        "not in trouble|received a nude|" + TOLD,
     ),
     # an online friend wants to meet
     (
@@ -246,13 +250,13 @@ QUESTIONS = [
         "young_person",
         "sum1 made a fake nude of me with ai",
         {"deepfake_nudes", "disclosure"},
-        "Report Remove",
+        "Report Remove|" + TOLD,
     ),
     (
         "parent",
         "boys made deepfake nudes of my daughter",
         {"deepfake_nudes", "disclosure"},
-        "Report Remove",
+        "Report Remove|" + TOLD,
     ),
     # the law in Scotland and Northern Ireland
     (
@@ -290,7 +294,7 @@ def test_each_question_gets_its_answer(
 ) -> None:
     body = chat(client, text, audience=audience)
     assert body["intent"] in intents, body["intent"]
-    assert needle.lower() in body["answer"].lower(), body["answer"]
+    assert re.search(needle, body["answer"], re.I), body["answer"]
     first = {"young_person": "childline", "parent": "nspcc_helpline"}[audience]
     ids = [s["id"] for s in body["signposts"]]
     assert first in ids or ids[0] in ("emergency", "police_101", "papyrus", "ceop", "iwf"), ids
