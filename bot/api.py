@@ -1,4 +1,5 @@
-"""The HTTP API (docs/DESIGN.md): POST /api/chat, GET /api/topics, health, widget files, demo page.
+"""The HTTP API (docs/DESIGN.md): POST /api/chat, POST /api/feedback, GET /api/topics,
+GET /api/helplines, health, widget files, demo page.
 
 The server keeps no conversation state and never logs, stores or echoes message text.
 """
@@ -6,20 +7,33 @@ The server keeps no conversation state and never logs, stores or echoes message 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from . import __version__
+from . import __version__, registry
 from .config import Settings, get_settings
 from .engine import Engine
 from .feedback import install as install_feedback
-from .loader import load
+from .loader import default_root, load
+from .menu import load_menu
 from .middleware import install_middleware
+from .models import KnowledgeBase
 from .safeguard import SafeResponder
-from .schemas import ChatRequest, ChatResponse, ErrorResponse, Status, Topic, TopicsResponse
+from .schemas import (
+    ChatRequest,
+    ChatResponse,
+    ErrorResponse,
+    HelplinesResponse,
+    Signpost,
+    Status,
+    Topic,
+    TopicsResponse,
+)
 from .static import WidgetFiles
 from .triage_model import TriageModelConfig
 
@@ -31,6 +45,9 @@ _ERRORS = {
     422: {"model": ErrorResponse, "description": "Invalid input."},
     429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
 }
+
+# A bad query parameter gets the same one-sentence 422 as a bad body.
+_GET_ERRORS = {code: _ERRORS[code] for code in (422, 429)}
 
 
 def _explain(exc: RequestValidationError) -> str:
@@ -48,6 +65,17 @@ def _explain(exc: RequestValidationError) -> str:
         else:
             parts.append(f"{loc}: {msg}")
     return "; ".join(parts) or "invalid request"
+
+
+def talk_lists(kb: KnowledgeBase) -> dict[str, list[str]]:
+    """The registry's talk-to-someone list per audience (the built-in registry's when the
+    knowledge base has no helplines.yaml of its own); ids it does not have are left out."""
+    path = Path(kb.root or ".") / "content" / "helplines.yaml"
+    reg = registry.read(path if path.is_file() else default_root() / "content" / "helplines.yaml")
+    return {
+        aud: [i for i in registry.talk_to_someone(reg, aud) if i in kb.helplines] or [first]
+        for aud, first in (("young_person", "childline"), ("parent", "nspcc_helpline"))
+    }
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -90,10 +118,37 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_feedback(app)  # POST /api/feedback
 
-    @app.get("/api/topics", response_model=TopicsResponse, tags=["chat"])
-    def list_topics() -> TopicsResponse:
-        """The topics the bot can talk about, for a menu."""
-        return topics
+    menu = load_menu(kb)
+    menus = {
+        aud: TopicsResponse(
+            topics=[
+                Topic(id=m.intent, title=m.label, message=m.message) for m in getattr(menu, aud)
+            ]
+        )
+        for aud in ("young_person", "parent")
+    }
+
+    @app.get("/api/topics", response_model=TopicsResponse, responses=_GET_ERRORS, tags=["chat"])
+    def list_topics(audience: Literal["young_person", "parent"] | None = None) -> TopicsResponse:
+        """The topic menu. With `audience`: that audience's first buttons, in its own words
+        (content/menu.yaml); without: every topic by its title."""
+        return menus[audience] if audience else topics
+
+    who_to_talk_to = talk_lists(kb)
+
+    @app.get(
+        "/api/helplines", response_model=HelplinesResponse, responses=_GET_ERRORS, tags=["chat"]
+    )
+    def list_helplines(
+        audience: Literal["young_person", "parent"] = "young_person",
+    ) -> HelplinesResponse:
+        """Who this audience can talk to, in registry order, with opening hours (Europe/London)
+        and `open_now` at the time of asking, so the widget can say "open now / opens at"."""
+        now = datetime.now(UTC)
+        return HelplinesResponse(
+            audience=audience,
+            helplines=[Signpost.of(kb.helplines[i], now) for i in who_to_talk_to[audience]],
+        )
 
     @app.get("/healthz", response_model=Status, tags=["ops"])
     def healthz() -> Status:

@@ -1,4 +1,4 @@
-"""The `signpost` command: serve, chat, validate, train, eval."""
+"""The `signpost` command: serve, chat, validate, train, sources, eval."""
 
 from __future__ import annotations
 
@@ -198,6 +198,27 @@ def _insights(args: argparse.Namespace) -> int:
     return run(args.source, args.json)
 
 
+def _sources(args: argparse.Namespace) -> int:
+    """Write (or with --check, compare) docs/SOURCES.md from the helpline registry."""
+    from . import registry
+    from .loader import default_root
+
+    root = Path(args.kb) if args.kb else default_root()
+    text = registry.sources_markdown(registry.read(root / "content" / "helplines.yaml"))
+    out = Path(args.out) if args.out else root / "docs" / "SOURCES.md"
+    if args.check:
+        current = out.read_text(encoding="utf-8") if out.is_file() else ""
+        if current != text:
+            print(f"signpost sources: {out} is out of date: run `signpost sources`")
+            return 1
+        print(f"signpost sources: {out} is up to date")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"signpost sources: wrote {out}")
+    return 0
+
+
 def _default_eval_files() -> list[Path]:
     """The repo's topic sets from its manifest, tuning then held out (run from the repo)."""
     from . import evalsets
@@ -231,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="write one artefact file here (default: the cache folder)")
     t.add_argument("--force", action="store_true", help="train again even if up to date")
     t.set_defaults(func=_train)
+
+    r = sub.add_parser("sources", help="write docs/SOURCES.md from content/helplines.yaml")
+    r.add_argument("--out", help="where to write it (default: docs/SOURCES.md)")
+    r.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    r.set_defaults(func=_sources)
 
     e = sub.add_parser("eval", help="evaluate on labelled JSONL cases")
     e.add_argument("files", nargs="*", help="JSONL files (default: the eval/ splits)")

@@ -31,6 +31,7 @@ from .situation import Situation
 CONTEXT_VERSION = 1
 DID_YOU_MEAN = "did_you_mean"
 MAX_SUGGESTIONS = 4
+MORE = "<!--more-->"  # in an answer file: the lead above, "Tell me more" below
 # Who comes first for each audience when the intent names both (docs/DESIGN.md).
 _FIRST = {"young_person": "childline", "parent": "nspcc_helpline"}
 _OTHER = {"young_person": "nspcc_helpline", "parent": "childline"}
@@ -90,8 +91,7 @@ def _reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
 def safety_reply(kb: KnowledgeBase, turn: Turn, v: Verdict) -> Reply:
     aud, known = turn.who.audience, turn.who.known
     intent = kb.intents[v.intent]
-    parts = [v.lead, v.answer or intent.answer, v.addendum]
-    text = "\n\n".join(answer_text(kb, p, aud) for p in parts if p)
+    text, more = joined(kb, [v.lead, v.answer or intent.answer, v.addendum], aud)
     extra = [topic_suggestion(kb.intents[v.topic])] if v.topic and v.topic != intent.id else []
     also = kb.intents[v.also].signposts[aud] if v.also else ()
     ids = [*v.first, *intent.signposts[aud], *also]
@@ -100,6 +100,7 @@ def safety_reply(kb: KnowledgeBase, turn: Turn, v: Verdict) -> Reply:
         confidence=round(v.score, 3),
         safety=v.level,
         answer=text,
+        more=more,
         signposts=signposts(kb, ids, aud, v.level, known),
         suggestions=merge_suggestions(extra, intent.suggestions),
         context=context(kb, turn.who, v.topic or turn.context.get("topic")),
@@ -114,7 +115,7 @@ def topic_reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
     aud, known, v = turn.who.audience, turn.who.known, turn.verdict
     intent = kb.intents[routing.without_topic.get(turn.match.intent, turn.match.intent)]
     topic = intent.id if intent.kind is IntentKind.TOPIC else turn.context.get("topic")
-    answer = answer_text(kb, intent.answer, aud)
+    parts = [intent.answer]
     helplines = list(intent.signposts[aud])
     suggestions: list[Suggestion] = []
     safety = Safety.NONE
@@ -122,15 +123,17 @@ def topic_reply(kb: KnowledgeBase, routing: Routing, turn: Turn) -> Reply:
     if v is not None and urgent and urgent.triage and urgent.triage.topic_lead:
         # Topic-first safety answer: the urgent lead, the class's helplines and its
         # follow-ups ("Who can I talk to?") come first.
-        answer = f"{answer_text(kb, urgent.triage.topic_lead, aud)}\n\n{answer}"
+        parts.insert(0, urgent.triage.topic_lead)
         helplines = [*urgent.signposts[aud], *helplines]
         suggestions = list(urgent.suggestions[:2])
         safety = v.level
+    answer, more = joined(kb, parts, aud)
     return Reply(
         intent=intent.id,
         confidence=round(turn.match.confidence, 3),
         safety=safety,
         answer=answer,
+        more=more,
         signposts=signposts(kb, helplines, aud, safety, known),
         suggestions=merge_suggestions(suggestions, intent.suggestions),
         context=context(kb, turn.who, topic),
@@ -145,13 +148,15 @@ def followup_reply(kb: KnowledgeBase, turn: Turn, previous: str, how: FollowUpAn
     aud, known = turn.who.audience, turn.who.known
     topic = kb.intents[previous]
     answer_intent = topic if how is FollowUpAnswer.TOPIC else kb.intents[turn.match.intent]
-    lead = f"**{topic.title}**\n\n" if answer_intent is not topic else ""
+    heading = f"**{topic.title}**\n\n" if answer_intent is not topic else ""
+    answer, more = joined(kb, [answer_intent.answer], aud)
     ids = [*answer_intent.signposts[aud], *topic.signposts[aud]]
     return Reply(
         intent=answer_intent.id,
         confidence=round(max(turn.match.confidence, 0.0), 3),
         safety=Safety.NONE,
-        answer=lead + answer_text(kb, answer_intent.answer, aud),
+        answer=heading + answer,
+        more=more,
         signposts=signposts(kb, ids, aud, Safety.NONE, known),
         suggestions=merge_suggestions(answer_intent.suggestions, topic.suggestions),
         context=context(kb, turn.who, topic.id),
@@ -166,16 +171,17 @@ def fallback_reply(kb: KnowledgeBase, turn: Turn) -> Reply:
     fb = kb.intents[FALLBACK]
     options = [kb.intents[i] for i in match.did_you_mean if i in kb.intents]
     if options:
-        answer = answer_text(kb, DID_YOU_MEAN, aud)
+        answer, more = joined(kb, [DID_YOU_MEAN], aud)
         suggestions = merge_suggestions([topic_suggestion(i) for i in options])
     else:
-        answer = answer_text(kb, fb.answer, aud)
+        answer, more = joined(kb, [fb.answer], aud)
         suggestions = merge_suggestions(fb.suggestions)
     return Reply(
         intent=FALLBACK,
         confidence=round(match.confidence, 3),
         safety=Safety.NONE,
         answer=answer,
+        more=more,
         signposts=signposts(kb, fb.signposts[aud], aud, Safety.NONE, known),
         suggestions=suggestions,
         context=context(kb, turn.who, turn.context.get("topic")),
@@ -216,6 +222,23 @@ def clean_context(context: Mapping[str, Any] | None, kb: KnowledgeBase) -> dict[
 
 def answer_text(kb: KnowledgeBase, answer_id: str, audience: Audience) -> str:
     return kb.answers[answer_id][audience]
+
+
+def split_more(text: str) -> tuple[str, str]:
+    """An answer file's lead and the rest behind "Tell me more" (split at MORE)."""
+    lead, _, more = text.partition(MORE)
+    return lead.strip(), more.strip()
+
+
+def joined(
+    kb: KnowledgeBase, answer_ids: Sequence[str | None], audience: Audience
+) -> tuple[str, str]:
+    """Several answers in one reply (an urgent lead, the answer, an addendum): their leads
+    together first, then the rest of each."""
+    parts = [split_more(answer_text(kb, a, audience)) for a in answer_ids if a]
+    lead = "\n\n".join(p[0] for p in parts if p[0])
+    more = "\n\n".join(p[1] for p in parts if p[1])
+    return lead, more
 
 
 def signposts(

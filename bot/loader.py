@@ -17,9 +17,17 @@ from typing import Any
 
 import yaml
 
+from . import registry
 from .content_errors import validate_file
 from .content_models import ConceptsFile, IntentFile, NormaliseFile, TriageExamplesFile
-from .models import AUDIENCES, CONTRACT_IDS, Helpline, Intent, IntentKind, KnowledgeBase
+from .models import (
+    AUDIENCES,
+    CONTRACT_IDS,
+    Helpline,
+    Intent,
+    IntentKind,
+    KnowledgeBase,
+)
 
 # Answers the engine uses that belong to no single intent.
 EXTRA_ANSWERS = ("did_you_mean", "emergency_lead", "self_harm_also", "something_wrong")
@@ -124,67 +132,11 @@ class _Collector:
 
 
 def load_helplines(c: _Collector, path: Path) -> dict[str, Helpline]:
-    data = c.read_yaml(path)
-    if data is None:
-        if not c.problems:
-            c.add(path, "file", "missing or empty")
-        return {}
-    entries = data.get("helplines") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        c.add(path, "helplines", "must be a non-empty list")
-        return {}
-    out: dict[str, Helpline] = {}
-    for i, e in enumerate(entries):
-        where = f"helplines[{i}]"
-        if not isinstance(e, dict):
-            c.add(path, where, "must be a mapping")
-            continue
-        hid = e.get("id")
-        if not isinstance(hid, str) or not _ID.match(hid):
-            c.add(path, f"{where}.id", "must be a lower_case id")
-            continue
-        if hid in out:
-            c.add(path, f"{where}.id", f"duplicate id {hid!r}")
-        for req in ("name", "for", "description"):
-            if not isinstance(e.get(req), str) or not e[req].strip():
-                c.add(path, f"{hid}.{req}", "is required")
-        if not any(e.get(k) for k in ("phone", "text", "url", "email")):
-            c.add(path, hid, "needs at least one of phone, text, url, email")
-        url = e.get("url")
-        if url is not None and not str(url).startswith("https://"):
-            c.add(path, f"{hid}.url", "must start with https://")
-        out[hid] = Helpline(
-            id=hid,
-            name=str(e.get("name", "")),
-            for_whom=str(e.get("for", "")),
-            description=str(e.get("description", "")),
-            phone=_opt(e.get("phone")),
-            text=_opt(e.get("text")),
-            sms=_opt(e.get("sms")),
-            email=_opt(e.get("email")),
-            url=_opt(url),
-            hours=_opt(e.get("hours")),
-            anonymous=bool(e.get("anonymous", False)),
-        )
-    return out
+    return registry.load_helplines(c, path)  # pydantic models in bot/registry.py
 
 
 def load_references(c: _Collector, path: Path) -> dict[str, Helpline]:
-    """Non-helpline pages answers may link to (the law); placeholders only, never signposts."""
-    data = c.read_yaml(path)
-    entries = data.get("references") or [] if isinstance(data, dict) else []
-    out: dict[str, Helpline] = {}
-    for i, e in enumerate(entries):
-        if not isinstance(e, dict) or not isinstance(e.get("id"), str):
-            c.add(path, f"references[{i}]", "needs an id, a name and an https url")
-            continue
-        url = str(e.get("url", ""))
-        if not url.startswith("https://"):
-            c.add(path, f"{e['id']}.url", "must start with https://")
-        out[e["id"]] = Helpline(
-            id=e["id"], name=str(e.get("name", e["id"])), for_whom="", description="", url=url
-        )
-    return out
+    return registry.load_references(c, path)
 
 
 def _opt(v: Any) -> str | None:

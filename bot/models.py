@@ -54,6 +54,22 @@ class IntentKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class OpeningSlot:
+    """Opening hours on some days, Europe/London time ("08:00" to "22:00")."""
+
+    days: tuple[str, ...]
+    opens: str
+    closes: str
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    kind: str  # phone | text | chat | email | web | report
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class Helpline:
     id: str
     name: str
@@ -66,6 +82,10 @@ class Helpline:
     url: str | None = None
     hours: str | None = None
     anonymous: bool = False
+    contact_url: str | None = None  # the service's own contact page
+    open_24h: bool = False
+    opening: tuple[OpeningSlot, ...] = ()  # empty: 24 hours or not known
+    channels: tuple[Channel, ...] = ()  # primary first
 
     def field(self, name: str) -> str | None:
         """A placeholder field for answer templates ({childline.phone})."""
@@ -167,6 +187,7 @@ class Reply:
     suggestions: tuple[Suggestion, ...]
     context: dict[str, object]
     audience: Audience
+    more: str = ""  # the rest of the answer, behind "Tell me more"
     candidates: tuple[Candidate, ...] = ()
     did_you_mean: bool = False  # suggestions are the close candidates of an unclear message
     # What gave the safety answer: a rule ("pattern", "phrase", "combo"), "example",

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from . import metrics
 from .engine import Engine
 from .models import FALLBACK, Helpline, KnowledgeBase
+from .registry import open_now
 from .schemas import ChatRequest, ChatResponse, Signpost, SituationOut, SuggestionOut
 
 log = logging.getLogger("signpost.chat")
@@ -92,6 +93,10 @@ class SafeResponder:
         metrics.observe_chat(out.intent, out.safety, triaged_by)
         return out
 
+    def _open_now(self, hid: str) -> bool | None:
+        h = self.engine.kb.helplines.get(hid)
+        return open_now(h) if h is not None else None
+
     def generic(self, audience: str | None) -> ChatResponse:
         aud = audience if audience in ("young_person", "parent") else "young_person"
         context: dict[str, object] = {"v": 1}
@@ -102,7 +107,10 @@ class SafeResponder:
             confidence=0.0,
             safety="none",
             answer=self.answer,
-            signposts=list(self.signposts),
+            # "open now" as of this reply, not as of start-up.
+            signposts=[
+                s.model_copy(update={"open_now": self._open_now(s.id)}) for s in self.signposts
+            ],
             suggestions=list(self.suggestions),
             context=context,
             audience=aud,  # type: ignore[arg-type]

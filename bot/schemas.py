@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import Helpline, Reply
+from .registry import open_now
 from .situation import Situation
 
 MAX_MESSAGE = 1000
@@ -34,6 +36,18 @@ class ChatRequest(BaseModel):
         return v
 
 
+class OpeningOut(BaseModel):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    opens: str = Field(description="HH:MM, Europe/London")
+    closes: str = Field(description="HH:MM, Europe/London")
+
+
+class ChannelOut(BaseModel):
+    kind: Literal["phone", "text", "chat", "email", "web", "report"]
+    value: str
+    label: str
+
+
 class Signpost(BaseModel):
     id: str
     name: str
@@ -44,10 +58,23 @@ class Signpost(BaseModel):
     sms: str | None = None
     email: str | None = None
     url: str | None = None
-    hours: str | None = None
+    hours: str | None = Field(default=None, description="One line for people to read.")
+    open_now: bool | None = Field(
+        default=None,
+        description="Open at reply time (Europe/London); true for 24-hour services; "
+        "null when the hours are not known.",
+    )
+    opening: list[OpeningOut] = Field(
+        default_factory=list,
+        description="Opening hours in Europe/London; empty for 24-hour services or unknown.",
+    )
+    channels: list[ChannelOut] = Field(
+        default_factory=list, description="Ways to get in touch, the one to offer first at the top."
+    )
+    contact_url: str | None = Field(default=None, description="The service's own contact page.")
 
     @classmethod
-    def of(cls, h: Helpline) -> Signpost:
+    def of(cls, h: Helpline, when: datetime | None = None) -> Signpost:
         return cls(
             id=h.id,
             name=h.name,
@@ -59,6 +86,12 @@ class Signpost(BaseModel):
             email=h.email,
             url=h.url,
             hours=h.hours,
+            open_now=open_now(h, when),
+            opening=[
+                OpeningOut(days=list(o.days), opens=o.opens, closes=o.closes) for o in h.opening
+            ],  # type: ignore[arg-type]
+            channels=[ChannelOut(kind=c.kind, value=c.value, label=c.label) for c in h.channels],  # type: ignore[arg-type]
+            contact_url=h.contact_url,
         )
 
 
@@ -94,7 +127,11 @@ class ChatResponse(BaseModel):
     intent: str
     confidence: float = Field(ge=0, le=1)
     safety: Literal["none", "urgent", "emergency"]
-    answer: str
+    answer: str = Field(description="The short, action-first lead (Markdown).")
+    more: str = Field(
+        default="",
+        description='The rest of the answer, behind "Tell me more" (Markdown; may be empty).',
+    )
     signposts: list[Signpost] = Field(min_length=1)
     suggestions: list[SuggestionOut]
     context: dict[str, Any]
@@ -106,12 +143,14 @@ class ChatResponse(BaseModel):
 
     @classmethod
     def of(cls, r: Reply) -> ChatResponse:
+        now = datetime.now(UTC)
         return cls(
             intent=r.intent,
             confidence=min(1.0, max(0.0, r.confidence)),
             safety=r.safety.value,
             answer=r.answer,
-            signposts=[Signpost.of(h) for h in r.signposts],
+            more=r.more,
+            signposts=[Signpost.of(h, now) for h in r.signposts],
             suggestions=[SuggestionOut(label=s.label, message=s.message) for s in r.suggestions],
             context=r.context,
             audience=r.audience,
@@ -128,6 +167,11 @@ class Topic(BaseModel):
 
 class TopicsResponse(BaseModel):
     topics: list[Topic]
+
+
+class HelplinesResponse(BaseModel):
+    audience: Literal["young_person", "parent"]
+    helplines: list[Signpost]
 
 
 class Status(BaseModel):

@@ -10,18 +10,62 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from .compose import MORE
 from .engine import Engine
 from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .models import AUDIENCES, IntentKind, KnowledgeBase
 from .normalise import normalise
-from .readability import measure
+from .readability import measure, plain
 from .triage_model import training_set
 
 GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
+# docs/CONTENT.md "Lead first": what shows before "Tell me more" fits one phone screen.
+LEAD_WORDS = {"young_person": 60, "parent": 90}
+# The median full young-person answer (lead and "more") reads at this grade or below.
+MEDIAN_GRADE_YOUNG = 5.0
+# A lead names a helpline ({id.field} or a link) or a next step the reader can take now.
+_NEXT_STEP = re.compile(
+    r"\b(call|talk|tell|report|block|text|chat|email|use|go to|delete|tap|try|choose|pick"
+    r"|type|ask|stop|save|leave|end|don't pay|say no)\b",
+    re.I,
+)
+# docs/CONTENT.md house rules a machine can check: (rule, pattern that breaks it).
+STYLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "the bot is not a person: it can't tell, call or get help for anyone",
+        re.compile(r"\bI(?:'ll| will) (?:tell|call|contact|get help|send help|report|pass)", re.I),
+    ),
+    (
+        "telling the bot is not telling someone",
+        re.compile(r"\b(?:you(?:'ve| have)? told someone|by telling someone|telling us)\b", re.I),
+    ),
+    (
+        "no promise of secrecy",
+        re.compile(
+            r"\b(?:I promise|won't tell anyone|will not tell anyone|keep (?:it|this) (?:a )?secret"
+            r" for you|between (?:you and me|us))\b",
+            re.I,
+        ),
+    ),
+    (
+        "no blame: only 'not/never your fault'",
+        re.compile(
+            r"(?<!not )(?<!never )(?<!isn't )(?<!wasn't )\byour fault\b|\bshould(?:n't)? have\b"
+            r"|\bwhy did you\b",
+            re.I,
+        ),
+    ),
+    (
+        "never advise confronting anyone",
+        # "confront" with no "not", "never" or "n't" before it in the same sentence
+        re.compile(r"(?:^|[.!?]\s)(?:(?!\bnot\b|\bnever\b|n't\b)[^.!?\n])*\bconfront", re.I | re.M),
+    ),
+)
 MAX_SENTENCE_WORDS = {"young_person": 20, "parent": 30}
 NEAR_DUPLICATE = 92.0
 
@@ -29,6 +73,7 @@ _PHONE = re.compile(r"(?<![\w.])(?:\+?\d[\d ]{1,14}\d)(?!\w)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s)>\]]+", re.I)
 _LINK_TARGET = re.compile(r"\]\(([^)]*)\)")
+_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 
 
 @dataclass(slots=True)
@@ -92,6 +137,28 @@ def check_answer_text(
             out.warnings.append(
                 Problem(rel, "number", f"{num.strip()!r} typed by hand: use a placeholder")
             )
+
+
+def check_shape(rel: str, aud: str, raw: str, out: ValidationResult) -> None:
+    """docs/CONTENT.md: a short lead that names help or a next step, then the rest behind
+    "Tell me more"; and the house rules that can be checked."""
+    lead, _, _ = raw.partition(MORE)
+    words = len(_WORDS.findall(plain(lead)))
+    if words > LEAD_WORDS[aud]:
+        out.errors.append(
+            Problem(rel, "lead", f"{words} words before {MORE} (limit {LEAD_WORDS[aud]})")
+        )
+    if not PLACEHOLDER.search(lead) and not _NEXT_STEP.search(plain(lead)):
+        out.errors.append(
+            Problem(rel, "lead", "names no helpline and no next step (call, talk, report...)")
+        )
+    if raw.count(MORE) > 1:
+        out.errors.append(Problem(rel, "more", f"{MORE} appears more than once"))
+    text = plain(raw.replace(MORE, "\n"))
+    for rule, pattern in STYLE_RULES:
+        m = pattern.search(text)
+        if m:
+            out.errors.append(Problem(rel, "style", f"{m.group(0)!r}: {rule} (docs/CONTENT.md)"))
 
 
 def check_examples(kb: KnowledgeBase, out: ValidationResult) -> None:
@@ -198,7 +265,8 @@ def validate(root: Path | str | None = None) -> ValidationResult:
             rel = f"content/{aud}/{answer_id}.md"
             raw = path.read_text(encoding="utf-8")
             check_answer_text(kb, rel, raw, kb.answers[answer_id][aud], out)
-            r = measure(raw)
+            check_shape(rel, aud, raw, out)
+            r = measure(raw.replace(MORE, "\n"))
             ok = r.grade <= GRADE_LIMIT[aud] and r.longest_sentence <= MAX_SENTENCE_WORDS[aud]
             if r.grade > GRADE_LIMIT[aud]:
                 out.errors.append(
@@ -214,6 +282,15 @@ def validate(root: Path | str | None = None) -> ValidationResult:
                     )
                 )
             out.rows.append(AnswerRow(answer_id, aud, r.grade, r.words, r.longest_sentence, ok))
+    young = sorted(r.grade for r in out.rows if r.audience == "young_person")
+    if young and median(young) > MEDIAN_GRADE_YOUNG:
+        out.errors.append(
+            Problem(
+                "content/young_person",
+                "reading grade",
+                f"median {median(young):.1f} is above {MEDIAN_GRADE_YOUNG:.0f}",
+            )
+        )
     check_regex_case(kb, out)
     check_triage_examples(kb, out)
     check_examples(kb, out)
