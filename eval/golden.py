@@ -62,8 +62,9 @@ def answer_parts(kb: KnowledgeBase, reply: Reply) -> list[str]:
 
 
 def _lead(text: object) -> str:
-    # An answer may be a plain string or an object with a `lead` (the short first part).
-    return str(getattr(text, "lead", text) or "")
+    # The part of an answer a reply's `answer` carries: up to its `<!--more-->` line (or an
+    # object's `lead`).
+    return str(getattr(text, "lead", text) or "").split("<!--more-->")[0].strip()
 
 
 def record_of(kb: KnowledgeBase, text: str, audience: str, reply: Reply) -> dict[str, object]:

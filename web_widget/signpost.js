@@ -273,7 +273,7 @@
 
   // ---------- state ----------
   var state = { items: [], audience: undefined, context: null };
-  var busy = false, gen = 0, topics = null, topicsP = null;
+  var busy = false, gen = 0, topics = null, topicsP = {};
 
   function store() {
     // Only once the person has said something: a fresh greeting is not worth keeping.
@@ -573,18 +573,20 @@
     }, opts || {});
     return fetch(api + path, o).finally(function () { if (timer) clearTimeout(timer); });
   }
-  function loadTopics() {
-    if (!topicsP) {
-      topicsP = request('/api/topics').then(function (r) { return r.ok ? r.json() : null; })
+  // The topic menu in the audience's own words (GET /api/topics?audience=); every topic when skipped.
+  function loadTopics(aud) {
+    var key = aud || '';
+    if (!topicsP[key]) {
+      topicsP[key] = request('/api/topics' + (aud ? '?audience=' + aud : '')).then(function (r) { return r.ok ? r.json() : null; })
         .then(function (j) {
-          topics = isObj(j) && Array.isArray(j.topics) ? j.topics.filter(isObj).map(function (t) {
+          var list = isObj(j) && Array.isArray(j.topics) ? j.topics.filter(isObj).map(function (t) {
             return { label: str(t.title), message: str(t.message) || str(t.title) };
           }) : [];
-          if (!topics.length) topicsP = null; // try again next time
-          return topics;
-        }, function () { topicsP = null; return []; });
+          if (!list.length) delete topicsP[key]; // try again next time
+          return list;
+        }, function () { delete topicsP[key]; return []; });
     }
-    return topicsP;
+    return topicsP[key].then(function (list) { topics = list; return list; });
   }
 
   function setBusy(on) {
@@ -601,7 +603,7 @@
     input.focus();
     var g = gen;
     setBusy(true);
-    loadTopics().then(function () {
+    loadTopics(aud).then(function () {
       if (g !== gen) return;
       setBusy(false);
       add({ type: 'welcome' });

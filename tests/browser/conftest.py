@@ -66,7 +66,8 @@ def server() -> Iterator[str]:
     from bot.api import create_app
     from bot.config import Settings
 
-    yield from _serve(create_app(Settings(rate_limit_enabled=False)))
+    # /metrics on the public port here, so a test can read the feedback counter back.
+    yield from _serve(create_app(Settings(rate_limit_enabled=False, metrics_public=True)))
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,11 @@ def test_open_pick_audience_ask_grooming(chat: Chat) -> None:
         expect(chat.button(label)).to_be_visible()
     chat.choose("I'm a young person")
     expect(chat.user.last).to_contain_text("I'm a young person")
-    # The welcome offers topics from GET /api/topics as quick replies.
-    expect(chat.page.locator(".sp-topics .sp-reply").first).to_be_visible()
+    # The welcome offers the young person's own menu (GET /api/topics?audience=, from
+    # content/menu.yaml) as quick replies.
+    expect(chat.page.locator(".sp-topics .sp-reply").first).to_have_text(
+        "Someone is asking me for pictures"
+    )
 
     with chat.page.expect_response("**/api/chat") as info:
         answer = chat.ask("what is grooming")
@@ -53,6 +56,9 @@ def test_open_pick_audience_ask_grooming(chat: Chat) -> None:
 
 def test_parent_gets_nspcc_first(chat: Chat) -> None:
     chat.start("I'm a parent or carer")
+    expect(chat.page.locator(".sp-topics .sp-reply").first).to_have_text(
+        "I'm worried my child is being groomed"
+    )
     answer = chat.ask("what is grooming")
     expect(answer.locator(".sp-card").first).to_contain_text("NSPCC")
     assert chat.chat_requests()[0]["audience"] == "parent"
