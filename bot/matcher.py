@@ -55,7 +55,7 @@ class MatcherConfig:
     # When not every score is needed (match(full=False)): fuzzy-score only the topics among
     # this many with the most word evidence and this many the linear model rates highest
     # (other intents always). 0: every topic.
-    topic_shortlist: int = 3
+    topic_shortlist: int = 5
     evidence_threshold: float = 5.0  # or this much IDF mass of typical words: a match
     unknown_to_oos: float = 0.5  # words never seen count this much for out-of-scope
     fuzzy_keeps_stopwords: bool = False

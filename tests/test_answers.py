@@ -139,9 +139,14 @@ def test_scotland_is_not_said_to_have_similar_laws(kb: KnowledgeBase) -> None:
     assert "not Scotland" in full(kb, "law_scotland_ni", "parent")
 
 
-def test_nudes_answer_says_no_delete_and_what_the_law_means(kb: KnowledgeBase) -> None:
+def test_nudes_answer_says_no_tell_before_deleting_and_what_the_law_means(
+    kb: KnowledgeBase,
+) -> None:
+    # Tell an adult before deleting: other answers say keep evidence, and a message from an
+    # adult is a crime to report (an independent review, round 12).
     text = lead(kb, "indecent_images", "young_person")
-    assert "always say no" in text and "Delete it" in text and "not in trouble" in text
+    assert "always say no" in text and "not in trouble" in text
+    assert "before you delete anything" in text
     assert "police try not to treat young people as criminals" in full(
         kb, "indecent_images", "young_person"
     )
