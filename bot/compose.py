@@ -7,6 +7,7 @@ except the contract's fallback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -32,6 +33,9 @@ CONTEXT_VERSION = 1
 DID_YOU_MEAN = "did_you_mean"
 MAX_SUGGESTIONS = 4
 MORE = "<!--more-->"  # in an answer file: the lead above, "Tell me more" below
+# Words a reply's lead may have (docs/CONTENT.md): about one phone screen.
+LEAD_WORDS = {"young_person": 60, "parent": 90}
+_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Who comes first for each audience when the intent names both (docs/DESIGN.md).
 _FIRST = {"young_person": "childline", "parent": "nspcc_helpline"}
 _OTHER = {"young_person": "nspcc_helpline", "parent": "childline"}
@@ -234,11 +238,24 @@ def joined(
     kb: KnowledgeBase, answer_ids: Sequence[str | None], audience: Audience
 ) -> tuple[str, str]:
     """Several answers in one reply (an urgent lead, the answer, an addendum): their leads
-    together first, then the rest of each."""
+    first, most urgent first. The first two always show (999, then the class's own help);
+    a later one only while all fit one screen (LEAD_WORDS), else it opens "Tell me more",
+    then the rest of each."""
     parts = [split_more(answer_text(kb, a, audience)) for a in answer_ids if a]
-    lead = "\n\n".join(p[0] for p in parts if p[0])
-    more = "\n\n".join(p[1] for p in parts if p[1])
-    return lead, more
+    shown: list[str] = []
+    held: list[str] = []
+    words = 0
+    for lead, _ in parts:
+        if not lead:
+            continue
+        n = len(_WORDS.findall(lead))
+        if len(shown) >= 2 and (held or words + n > LEAD_WORDS[audience]):
+            held.append(lead)
+        else:
+            shown.append(lead)
+            words += n
+    more = [*held, *(rest for _, rest in parts if rest)]
+    return "\n\n".join(shown), "\n\n".join(more)
 
 
 def signposts(

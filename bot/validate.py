@@ -15,7 +15,7 @@ from statistics import median
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .compose import MORE
+from .compose import LEAD_WORDS, MORE
 from .engine import Engine
 from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .models import AUDIENCES, IntentKind, KnowledgeBase
@@ -25,7 +25,6 @@ from .triage_model import training_set
 
 GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
 # docs/CONTENT.md "Lead first": what shows before "Tell me more" fits one phone screen.
-LEAD_WORDS = {"young_person": 60, "parent": 90}
 # The median full young-person answer (lead and "more") reads at this grade or below.
 MEDIAN_GRADE_YOUNG = 5.0
 # A lead names a helpline ({id.field} or a link) or a next step the reader can take now.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.compose import MORE, split_more
+from bot.compose import MORE, joined, split_more
 from bot.engine import Engine
 from bot.loader import default_root, load
 from bot.menu import load_menu
@@ -404,3 +404,18 @@ def test_unknown_menu_intent_stops_start_up(kb_copy: Path) -> None:
     with pytest.raises(KnowledgeBaseError) as info:
         load_menu(load(kb_copy))
     assert "content/menu.yaml: young_person[2].intent: no intent 'seen_pron'" in str(info.value)
+
+
+def test_a_reply_of_several_answers_keeps_the_first_two_leads_and_holds_the_rest(
+    kb: KnowledgeBase,
+) -> None:
+    # Danger now with sextortion: 999 first, then the class's own help; the sextortion advice
+    # (a third lead) would push the screen past 60 words, so it opens "Tell me more".
+    parts = ["emergency_lead", "disclosure", "disclosure_sextortion"]
+    shown, more = joined(kb, parts, "young_person")
+    first, second, third = (lead(kb, p, "young_person") for p in parts)
+    assert shown == f"{first}\n\n{second}"
+    assert more.startswith(third)
+    # Two parts always show together; a third only when all fit.
+    shown, more = joined(kb, ["disclosure", "disclosure_sextortion"], "young_person")
+    assert shown.endswith(third) and not more.startswith(third)
