@@ -476,3 +476,20 @@ def test_round_8_review_crises_are_caught_by_the_rules(
 )
 def test_round_8_patterns_leave_lookalikes_alone(rules_engine: Engine, text: str) -> None:
     assert rules_engine.respond(text).safety is Safety.NONE
+
+
+@pytest.mark.parametrize("text", ["can you call the police for me", "can u ring 999 for me"])
+def test_asking_the_bot_to_call_for_help_gets_999_first(client: TestClient, text: str) -> None:
+    # The bot cannot call anyone: a child asking it to may be in danger (review, round 12).
+    body = chat(client, text)
+    assert body["safety"] == "emergency" and body["signposts"][0]["id"] == "emergency"
+    assert "can't call" in body["answer"]
+
+
+@pytest.mark.parametrize(
+    "text", ["how do i call the police non emergency", "can you call the police about a scam text"]
+)
+def test_questions_about_calling_the_police_are_not_emergencies(
+    client: TestClient, text: str
+) -> None:
+    assert chat(client, text)["safety"] == "none"
