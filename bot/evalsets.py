@@ -97,6 +97,17 @@ class EvalSet(BaseModel):
         return self.role in (Role.TEST, Role.PROBE) and not self.tuned_on and not self.learned_from
 
 
+class Record(BaseModel):
+    """A file in eval/ that is not a set of cases but made from them (the golden replies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    path: str
+    made_by: str  # the command that writes it
+    tuned_on: bool  # whether anything was ever changed to make its contents come out right
+    note: str
+
+
 class ManifestError(ValueError):
     """The manifest is unreadable or wrong; the message names the file and each field."""
 
@@ -104,6 +115,7 @@ class ManifestError(ValueError):
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sets: tuple[EvalSet, ...]
+    records: tuple[Record, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> Manifest:
@@ -119,6 +131,7 @@ class EvalSets:
     def __init__(self, root: Path, manifest: Manifest) -> None:
         self.root = root
         self.all = manifest.sets
+        self.records = manifest.records
 
     def select(
         self,
@@ -147,6 +160,13 @@ class EvalSets:
 
     def files(self, sets: list[EvalSet]) -> list[Path]:
         return [self.file(s) for s in sets]
+
+    def record(self, name: str) -> Path:
+        """A record's file by its name in the manifest ("golden")."""
+        for r in self.records:
+            if r.name == name:
+                return self.root / r.path
+        raise KeyError(f"{self.root / MANIFEST}: no record {name!r}")
 
 
 def read(root: Path = EVAL_DIR) -> EvalSets:

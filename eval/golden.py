@@ -27,8 +27,7 @@ from bot import evalsets
 from bot.engine import Engine
 from bot.models import AUDIENCES, KnowledgeBase, Reply
 
-EVAL = Path(__file__).resolve().parent
-GOLDEN = EVAL / "golden" / "replies.jsonl"
+GOLDEN = evalsets.repo().record("golden")
 FIELDS = ("intent", "safety", "answer_parts", "signposts", "situation", "did_you_mean")
 
 

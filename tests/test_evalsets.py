@@ -30,12 +30,8 @@ def _write(tmp_path: Path, *sets: dict[str, object]) -> Path:
 
 def test_the_manifest_lists_exactly_the_files_in_eval() -> None:
     sets = evalsets.repo()
-    on_disk = {
-        p.relative_to(sets.root).as_posix()
-        for p in sets.root.rglob("*.jsonl")
-        if "golden" not in p.relative_to(sets.root).parts
-    }
-    assert on_disk == {s.path for s in sets.all}
+    on_disk = {p.relative_to(sets.root).as_posix() for p in sets.root.rglob("*.jsonl")}
+    assert on_disk == {s.path for s in sets.all} | {r.path for r in sets.records}
     for s in sets.all:  # one folder per task
         assert s.path.split("/")[0] == s.task.value, s.path
 
