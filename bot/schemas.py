@@ -37,18 +37,24 @@ class ChatRequest(BaseModel):
 
 
 class OpeningOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
     opens: str = Field(description="HH:MM, Europe/London")
     closes: str = Field(description="HH:MM, Europe/London")
 
 
 class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: Literal["phone", "text", "chat", "email", "web", "report"]
     value: str
     label: str
 
 
 class Signpost(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read straight from a models.Helpline
+
     id: str
     name: str
     description: str
@@ -75,24 +81,10 @@ class Signpost(BaseModel):
 
     @classmethod
     def of(cls, h: Helpline, when: datetime | None = None) -> Signpost:
-        return cls(
-            id=h.id,
-            name=h.name,
-            description=h.description,
-            for_whom=h.for_whom,
-            phone=h.phone,
-            text=h.text,
-            sms=h.sms,
-            email=h.email,
-            url=h.url,
-            hours=h.hours,
-            open_now=open_now(h, when),
-            opening=[
-                OpeningOut(days=list(o.days), opens=o.opens, closes=o.closes) for o in h.opening
-            ],  # type: ignore[arg-type]
-            channels=[ChannelOut(kind=c.kind, value=c.value, label=c.label) for c in h.channels],  # type: ignore[arg-type]
-            contact_url=h.contact_url,
-        )
+        """The registry's helpline as the API shows it, with `open_now` as of `when`."""
+        out = cls.model_validate(h)
+        out.open_now = open_now(h, when)
+        return out
 
 
 class SuggestionOut(BaseModel):
