@@ -7,7 +7,6 @@ except the contract's fallback.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +25,7 @@ from .models import (
     Safety,
     Suggestion,
 )
+from .readability import word_count
 from .routing import FollowUpAnswer, Routing
 from .situation import Situation
 
@@ -35,7 +35,6 @@ MAX_SUGGESTIONS = 4
 MORE = "<!--more-->"  # in an answer file: the lead above, "Tell me more" below
 # Words a reply's lead may have (docs/CONTENT.md): about one phone screen.
 LEAD_WORDS = {"young_person": 60, "parent": 90}
-_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Who comes first for each audience when the intent names both (docs/DESIGN.md).
 _FIRST = {"young_person": "childline", "parent": "nspcc_helpline"}
 _OTHER = {"young_person": "nspcc_helpline", "parent": "childline"}
@@ -248,7 +247,7 @@ def joined(
     for lead, _ in parts:
         if not lead:
             continue
-        n = len(_WORDS.findall(lead))
+        n = word_count(lead)
         if len(shown) >= 2 and (held or words + n > LEAD_WORDS[audience]):
             held.append(lead)
         else:

@@ -41,6 +41,15 @@ def plain(markdown: str) -> str:
     return text.replace("**", "").replace("__", "")
 
 
+_COUNTED = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+
+
+@lru_cache(maxsize=1024)  # the same few answers' leads, over and over
+def word_count(markdown: str) -> int:
+    """Words as a reader counts them: numbers too, link addresses and markup not."""
+    return len(_COUNTED.findall(plain(markdown)))
+
+
 @lru_cache(maxsize=4096)
 def syllables(word: str) -> int:
     word = word.lower()

@@ -20,7 +20,7 @@ from .engine import Engine
 from .loader import PLACEHOLDER, KnowledgeBaseError, Problem, default_root, load
 from .models import AUDIENCES, IntentKind, KnowledgeBase
 from .normalise import normalise
-from .readability import measure, plain
+from .readability import measure, plain, word_count
 from .triage_model import training_set
 
 GRADE_LIMIT = {"young_person": 6.0, "parent": 9.0}
@@ -72,7 +72,6 @@ _PHONE = re.compile(r"(?<![\w.])(?:\+?\d[\d ]{1,14}\d)(?!\w)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s)>\]]+", re.I)
 _LINK_TARGET = re.compile(r"\]\(([^)]*)\)")
-_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 
 
 @dataclass(slots=True)
@@ -142,7 +141,7 @@ def check_shape(rel: str, aud: str, raw: str, out: ValidationResult) -> None:
     """docs/CONTENT.md: a short lead that names help or a next step, then the rest behind
     "Tell me more"; and the house rules that can be checked."""
     lead, _, _ = raw.partition(MORE)
-    words = len(_WORDS.findall(plain(lead)))
+    words = word_count(lead)
     if words > LEAD_WORDS[aud]:
         out.errors.append(
             Problem(rel, "lead", f"{words} words before {MORE} (limit {LEAD_WORDS[aud]})")
