@@ -25,9 +25,9 @@ from .middleware import install_middleware
 from .models import KnowledgeBase
 from .safeguard import SafeResponder
 from .schemas import (
+    API_ERRORS,
     ChatRequest,
     ChatResponse,
-    ErrorResponse,
     HelplinesResponse,
     Signpost,
     Status,
@@ -39,15 +39,9 @@ from .triage_model import TriageModelConfig
 
 log = logging.getLogger("signpost")
 
-_ERRORS = {
-    413: {"model": ErrorResponse, "description": "Request body too large."},
-    415: {"model": ErrorResponse, "description": "Body must be application/json."},
-    422: {"model": ErrorResponse, "description": "Invalid input."},
-    429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
-}
 
 # A bad query parameter gets the same one-sentence 422 as a bad body.
-_GET_ERRORS = {code: _ERRORS[code] for code in (422, 429)}
+_GET_ERRORS = {code: API_ERRORS[code] for code in (422, 429)}
 
 
 def _explain(exc: RequestValidationError) -> str:
@@ -102,7 +96,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     respond = SafeResponder(engine)
 
-    @app.post("/api/chat", response_model=ChatResponse, responses=_ERRORS, tags=["chat"])
+    @app.post("/api/chat", response_model=ChatResponse, responses=API_ERRORS, tags=["chat"])
     async def chat(req: ChatRequest) -> Response:
         """Answer one message. Send back `context` from the previous reply to keep the thread."""
         out = await respond.reply(req)  # the engine's reply, or a safe one if it ever fails

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from . import metrics
-from .schemas import ErrorResponse
+from .schemas import API_ERRORS, ErrorResponse
 
 
 class Feedback(BaseModel):
@@ -46,9 +46,7 @@ def install(app: FastAPI) -> None:
         status_code=204,
         tags=["chat"],
         responses={
-            413: {"model": ErrorResponse, "description": "Request body too large."},
-            415: {"model": ErrorResponse, "description": "Body must be application/json."},
+            **API_ERRORS,
             422: {"model": ErrorResponse, "description": "Invalid input or unknown intent."},
-            429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
         },
     )

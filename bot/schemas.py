@@ -172,3 +172,12 @@ class Status(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+# What a POST under /api/ may answer besides 2xx (OpenAPI `responses`).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Request body too large."},
+    415: {"model": ErrorResponse, "description": "Body must be application/json."},
+    422: {"model": ErrorResponse, "description": "Invalid input."},
+    429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After."},
+}
