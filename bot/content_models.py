@@ -306,10 +306,20 @@ class NormaliseFile(ContentModel):
         return {v: word for word, variants in self.synonyms.items() for v in variants}
 
 
+class SharedUnless(ContentModel):
+    """`unless` lines that hold for several safety classes at once."""
+
+    classes: Annotated[tuple[str, ...], Field(min_length=1)]
+    why: Required
+    patterns: Annotated[Regexes, Field(min_length=1)]
+
+
 class ConceptsFile(ContentModel):
-    """content/safety_concepts.yaml: concept name -> the phrases that mean it."""
+    """content/safety_concepts.yaml: concept name -> the phrases that mean it, and `unless`
+    lines shared by several classes."""
 
     concepts: dict[str, Annotated[tuple[Phrase, ...], Field(min_length=1)]]
+    shared_unless: tuple[SharedUnless, ...] = ()
 
 
 def _safety_label(label: str, info: ValidationInfo) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -19,7 +19,13 @@ import yaml
 
 from . import registry
 from .content_errors import validate_file
-from .content_models import ConceptsFile, IntentFile, NormaliseFile, TriageExamplesFile
+from .content_models import (
+    ConceptsFile,
+    IntentFile,
+    NormaliseFile,
+    SharedUnless,
+    TriageExamplesFile,
+)
 from .models import (
     AUDIENCES,
     CONTRACT_IDS,
@@ -152,10 +158,33 @@ def load_normalise(
     return table.replacement_map(), frozenset(table.stopwords), table.synonym_map()
 
 
-def load_concepts(c: _Collector, path: Path) -> dict[str, tuple[str, ...]] | None:
-    """Concept name -> phrases; None when the file is broken (its errors are reported)."""
-    concepts = c.read_model(path, ConceptsFile)
-    return None if concepts is None else dict(concepts.concepts)
+def _broken_intents(c: _Collector) -> frozenset[str]:
+    """Intent ids whose files had errors: not loaded, and not to be reported again."""
+    return frozenset(Path(p.file).stem for p in c.problems if p.file.startswith("intents/"))
+
+
+def load_concepts(c: _Collector, path: Path) -> ConceptsFile | None:
+    """Concepts and shared `unless` lines; None when the file is broken (errors reported)."""
+    return c.read_model(path, ConceptsFile)
+
+
+def with_shared_unless(
+    c: _Collector, path: Path, intents: dict[str, Intent], shared: Iterable[SharedUnless]
+) -> dict[str, Intent]:
+    """Each safety class with the shared `unless` lines that name it added to its own."""
+    out = dict(intents)
+    broken = _broken_intents(c)
+    for i, rule in enumerate(shared):
+        for name in rule.classes:
+            intent = out.get(name)
+            if intent is None and name in broken:
+                continue  # its own errors are reported already
+            if intent is None or intent.triage is None:
+                c.add(path, f"shared_unless[{i}].classes", f"{name!r} is not a safety intent")
+                continue
+            unless = (*intent.triage.unless, *rule.patterns)
+            out[name] = replace(intent, triage=replace(intent.triage, unless=unless))
+    return out
 
 
 def load_triage_examples(
@@ -165,7 +194,7 @@ def load_triage_examples(
     if not path.is_file():
         return {}
     safety = frozenset(i.id for i in intents.values() if i.kind is IntentKind.SAFETY)
-    broken = frozenset(Path(p.file).stem for p in c.problems if p.file.startswith("intents/"))
+    broken = _broken_intents(c)
     examples = c.read_model(
         path, TriageExamplesFile, empty={}, safety_ids=safety, broken_ids=broken
     )
@@ -214,9 +243,14 @@ def load(root: Path | str | None = None) -> KnowledgeBase:
     references = load_references(c, content / "helplines.yaml")
     for rid in references.keys() & helplines.keys():
         c.add(content / "helplines.yaml", f"references.{rid}", "id already used by a helpline")
-    concepts = load_concepts(c, content / "safety_concepts.yaml")
+    concepts_file = load_concepts(c, content / "safety_concepts.yaml")
+    concepts = None if concepts_file is None else dict(concepts_file.concepts)
     replacements, stopwords, synonyms = load_normalise(c, content / "normalise.yaml")
     intents = load_intents(c, root / "intents", known_helplines, concepts)
+    if concepts_file is not None:
+        intents = with_shared_unless(
+            c, content / "safety_concepts.yaml", intents, concepts_file.shared_unless
+        )
     answers = load_answers(c, content, needed_answers(c, intents), {**references, **helplines})
     triage_examples = load_triage_examples(c, content / "triage_examples.yaml", intents)
     if c.problems:

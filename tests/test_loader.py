@@ -56,6 +56,22 @@ def test_missing_field_names_file_and_field(kb_copy: Path) -> None:
     assert "intents/online_grooming.yaml: title: is required" in msg
 
 
+def test_shared_unless_lines_join_each_named_class(kb: KnowledgeBase) -> None:
+    # content/safety_concepts.yaml's shared_unless: one line, held by every class it names.
+    play = [p for p in kb.intents["disclosure"].triage.unless if "dead by daylight" in p.pattern]
+    assert len(play) == 1
+    for name in ("immediate_danger", "self_harm"):
+        assert play[0] in kb.intents[name].triage.unless
+    assert play[0] not in kb.intents["harmful_request"].triage.unless
+
+
+def test_shared_unless_naming_no_safety_class_is_reported(kb_copy: Path) -> None:
+    p = kb_copy / "content" / "safety_concepts.yaml"
+    p.write_text(p.read_text().replace("classes: [immediate_danger,", "classes: [the_law,"))
+    msg = _problems(kb_copy)
+    assert "safety_concepts.yaml: shared_unless[0].classes: 'the_law' is not a safety intent" in msg
+
+
 def test_unknown_helpline_is_reported(kb_copy: Path) -> None:
     p = kb_copy / "intents" / "the_law.yaml"
     p.write_text(p.read_text().replace("nspcc_helpline", "nspc_helpline", 1))
