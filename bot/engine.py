@@ -18,6 +18,8 @@ from .models import Candidate, KnowledgeBase, Reply
 from .normalise import normalise
 from .routing import load_routing
 from .safety import Triager, rule_concepts
+from .semantic import Semantic
+from .semantic_net import SemanticNet
 from .situation import load_situation
 from .triage_model import TriageModel, TriageModelConfig
 
@@ -29,13 +31,16 @@ class Engine:
         config: MatcherConfig | None = None,
         triage_model: TriageModelConfig | None = None,
         models: ModelStore | None = None,
+        semantic: Semantic | bool | None = True,
     ) -> None:
         """The learned parts come from `models` (default: the built artefact or the cache,
-        trained now only when neither has them; see artefact.py)."""
+        trained now only when neither has them; see artefact.py). `semantic`: the sentence
+        encoder (True: the built one, if any; False: none)."""
         self.kb = kb
         self.routing = load_routing(kb)
         self.models = models or ModelStore.default()
-        self.matcher = Matcher(kb, config, self.models)
+        self.semantic = Semantic.load() if semantic is True else semantic or None
+        self.matcher = Matcher(kb, config, self.models, self.semantic)
         situation = load_situation(kb)
         self.triager = Triager(kb, frozenset(situation.concepts() - rule_concepts(kb)))
         self.safety = SafetyStage(
@@ -44,6 +49,7 @@ class Engine:
             TriageModel.train(kb, triage_model or TriageModelConfig(), self.models),
             self.matcher.config.suggest_floor,
             situation,
+            SemanticNet.build(kb, self.semantic),
         )
 
     @property
@@ -54,7 +60,9 @@ class Engine:
     def triage_model(self, model: TriageModel | None) -> None:
         # A copy of an engine without its learned check (tests of the rules alone).
         stage = self.safety
-        self.safety = SafetyStage(self.kb, self.triager, model, stage.offer_floor, stage.rules)
+        self.safety = SafetyStage(
+            self.kb, self.triager, model, stage.offer_floor, stage.rules, stage.net
+        )
 
     @classmethod
     def from_path(cls, root: str | None = None) -> Engine:

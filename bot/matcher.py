@@ -39,6 +39,7 @@ from .classifier import Classifier
 from .matcher_index import Index, TextForms, stem, sum_by_row
 from .models import Candidate, IntentKind, KnowledgeBase
 from .normalise import normalise
+from .semantic import ExampleTable, Semantic
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,13 @@ class MatcherConfig:
     classifier_temperature: float = 5.0  # softmax sharpness over its decision values
     # Above this many examples the model is not trained (start-up time); matching works without.
     classifier_max_examples: int = 20_000
+    # Meaning (semantic.py): each intent's best cosine similarity of the message to its
+    # examples, as a softmax over intents (or, with temperature 0, rescaled so that
+    # `semantic_floor` and below count 0), blended in this share. Chosen on the tuning sets
+    # and fresh_17 (eval/compare_encoders.py): the softmax, 0.25 and 0.03.
+    semantic_weight: float = 0.25
+    semantic_floor: float = 0.2
+    semantic_temperature: float = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,7 @@ class Matcher:
         kb: KnowledgeBase,
         config: MatcherConfig | None = None,
         models: ModelStore | None = None,
+        semantic: Semantic | None = None,
     ) -> None:
         self.kb = kb
         self.config = config or MatcherConfig()
@@ -108,6 +117,8 @@ class Matcher:
         }
         self._set_evidence(index)
         self._set_bayes(index)
+        self.semantic = semantic if self.config.semantic_weight > 0 else None
+        self._table = ExampleTable(semantic, index.examples) if self.semantic else None
 
     def _linear_model(self, index: Index, models: ModelStore) -> Classifier | None:
         cfg = self.config
@@ -243,11 +254,26 @@ class Matcher:
         share, mass, vote, stems = self.evidence(query)
         model = self._classifier
         p = model.scores(normalised_text) if model is not None else None  # shortlist uses it
-        fuzzy, exact = self._fuzzy(normalised_text, query, self._fuzzy_rows(share, p, full))
-        base = self._blend(fuzzy, share, p, stems | {stem(w) for w in query.split()})
+        sem = self.meaning(normalised_text)
+        fuzzy, exact = self._fuzzy(normalised_text, query, self._fuzzy_rows(share, p, full, sem))
+        base = self._blend(fuzzy, share, p, stems | {stem(w) for w in query.split()}, sem)
         return self._top(self._combine(base, vote, fuzzy, exact), mass)
 
-    def _fuzzy_rows(self, share: np.ndarray, p: np.ndarray | None, full: bool) -> np.ndarray | None:
+    def meaning(self, normalised_text: str) -> np.ndarray | None:
+        """Per intent: how close the message's meaning is to its examples (0..1), or None
+        without the encoder."""
+        if self._table is None or self.semantic is None:
+            return None
+        best = self._table.best(self.semantic.embed(normalised_text))
+        cfg = self.config
+        if cfg.semantic_temperature > 0:
+            p = np.exp((best - best.max()) / cfg.semantic_temperature)
+            return p / p.sum()
+        return np.clip((best - cfg.semantic_floor) / (1.0 - cfg.semantic_floor), 0.0, 1.0)
+
+    def _fuzzy_rows(
+        self, share: np.ndarray, p: np.ndarray | None, full: bool, sem: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """The rows worth fuzzy-scoring, or None for all of them."""
         cfg = self.config
         if len(self._ids) > cfg.shortlist:
@@ -260,8 +286,9 @@ class Matcher:
         if not full and 0 < cfg.topic_shortlist < len(self._ids):
             k = cfg.topic_shortlist
             picks = [self._not_topics, np.argpartition(-share, k - 1)[:k]]
-            if p is not None:
-                picks.append(np.argpartition(-p, k - 1)[:k])
+            for extra in (p, sem):
+                if extra is not None:
+                    picks.append(np.argpartition(-extra, k - 1)[:k])
             return np.unique(np.concatenate(picks))
         return None
 
@@ -284,10 +311,15 @@ class Matcher:
         return fuzzy, exact
 
     def _blend(
-        self, fuzzy: np.ndarray, share: np.ndarray, p: np.ndarray | None, present: set[str]
+        self,
+        fuzzy: np.ndarray,
+        share: np.ndarray,
+        p: np.ndarray | None,
+        present: set[str],
+        sem: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Fuzzy similarity, word evidence and the linear model in one score per intent;
-        out-of-scope discounted, intents missing their `requires` words cut."""
+        """Fuzzy similarity, word evidence, the linear model and meaning in one score per
+        intent; out-of-scope discounted, intents missing their `requires` words cut."""
         cfg = self.config
         a = cfg.fuzzy_weight
         base = a * fuzzy + (1 - a) * share
@@ -297,6 +329,9 @@ class Matcher:
             h = cfg.classifier_weight
             learned = model.classes
             base[learned] = (1 - h) * base[learned] + h * p[learned]
+        if sem is not None:
+            w = cfg.semantic_weight
+            base = (1 - w) * base + w * sem
         if self._oos_row is not None:
             # Hundreds of off-topic examples give it more chances to resemble anything.
             base[self._oos_row] *= 1.0 - cfg.oos_discount

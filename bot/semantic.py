@@ -1,0 +1,167 @@
+"""Meaning as a signal: sentence embeddings (MiniLM-L6, int8 ONNX; encoder.py) under the
+rules and the matcher. Rules and character n-grams see words; this sees what a wording means,
+so a phrasing nobody wrote down can still land near the examples that mean the same.
+
+What is built by `signpost train` and only loaded at start-up:
+
+- the encoder: `minilm-l6-int8.onnx` and `tokenizer.json` (encoder_export.py), in the wheel
+  (`bot/_kb/encoder/`) or the cache folder (`<cache>/encoder/`);
+- the examples' vectors: one file per encoder (`vectors-<tag>.npz`: texts and their
+  vectors), in the wheel or the cache. It is keyed by text, so a content edit embeds only the
+  texts that changed.
+
+Serving never builds or downloads anything: without a built encoder the bot runs on the
+rules and the matcher alone, and says so in the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .artefact import cache_dir
+from .encoder import Encoder
+
+log = logging.getLogger("signpost.semantic")
+
+PACKAGED = Path(__file__).parent / "_kb"
+MODEL = "minilm-l6-int8.onnx"
+TOKENIZER = "tokenizer.json"
+
+
+def folders() -> list[Path]:
+    """Where built parts are looked for, first found first: the wheel's, then the cache."""
+    return [PACKAGED, cache_dir()]
+
+
+def find_encoder() -> Encoder | None:
+    for base in folders():
+        model, tok = base / "encoder" / MODEL, base / "encoder" / TOKENIZER
+        if model.is_file() and tok.is_file():
+            return Encoder(model, tok)
+    log.warning("no sentence encoder built: matching without it (run `signpost train`)")
+    return None
+
+
+def build_encoder(folder: Path | None = None) -> Encoder:
+    """Train time only: export the encoder into `folder` (default: the cache) unless there."""
+    from .encoder_export import export
+
+    target = (folder or cache_dir()) / "encoder"
+    if not (target / MODEL).is_file():
+        export(target)
+    return Encoder(target / MODEL, target / TOKENIZER)
+
+
+def tag(encoder: Encoder) -> str:
+    """A short id of the encoder's file: vectors are only reused for the same model."""
+    h = hashlib.sha256()
+    with open(encoder.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+class Vectors:
+    """Every text's vector, embedded once per encoder and kept on disk by text."""
+
+    def __init__(self, encoder: Encoder, write_to: Path | None = None) -> None:
+        self.encoder = encoder
+        self.name = f"vectors-{tag(encoder)}.npz"
+        self.write_to = write_to if write_to is not None else cache_dir()
+        self.known: dict[str, np.ndarray] = {}
+        for base in reversed([*folders(), self.write_to]):
+            self.known.update(_read(base / self.name))  # earlier folders win
+        self.added = 0
+
+    def of(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            log.info("embedding %d text(s) not built before (run `signpost train`)", len(missing))
+            for text, vec in zip(missing, self.encoder.encode(missing), strict=True):
+                self.known[text] = vec
+            self.added += len(missing)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.vstack([self.known[t] for t in texts])
+
+    def save(self, texts: Sequence[str] | None = None) -> Path | None:
+        """Writes the vectors (of `texts`, default all known) whole or not at all."""
+        keep = list(dict.fromkeys(texts)) if texts is not None else list(self.known)
+        try:
+            return _write(self.write_to / self.name, keep, self.of(keep))
+        except OSError as exc:  # a read-only file system: the vectors still serve this run
+            log.warning("example vectors not saved (%s): run `signpost train`", exc)
+            return None
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("example vectors %s not read (%s); embedding instead", path, exc)
+        return {}
+
+
+def _write(path: Path, texts: list[str], vectors: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, texts=np.asarray(texts, dtype=str), vectors=vectors.astype(np.float32))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class Semantic:
+    """The encoder for messages (one vector per message, remembered for the few calls one
+    message makes) and the stored vectors for examples."""
+
+    def __init__(self, encoder: Encoder, vectors: Vectors | None = None) -> None:
+        self.encoder = encoder
+        self.vectors = vectors or Vectors(encoder)
+        self.embed = lru_cache(maxsize=32)(self._embed)
+
+    def _embed(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text])[0]
+
+    def examples(self, texts: Sequence[str]) -> np.ndarray:
+        return self.vectors.of(texts)
+
+    @classmethod
+    def load(cls) -> Semantic | None:
+        """The built encoder and vectors, or None (logged) when none was built."""
+        encoder = find_encoder()
+        return cls(encoder) if encoder is not None else None
+
+
+class ExampleTable:
+    """Examples' vectors grouped by row (an intent, a safety class): `best(vector)` is each
+    row's highest cosine similarity to the message, 0 for a row without examples."""
+
+    def __init__(self, semantic: Semantic, rows: Sequence[Sequence[str]]) -> None:
+        texts = [t for examples in rows for t in examples]
+        self.vectors = semantic.examples(texts)
+        sizes = np.array([len(examples) for examples in rows], dtype=np.intp)
+        self.has = sizes > 0
+        self.starts = (np.cumsum(sizes) - sizes)[self.has]
+
+    def best(self, vector: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(self.has))
+        if len(self.vectors):
+            out[self.has] = np.maximum.reduceat(self.vectors @ vector, self.starts)
+        return out
