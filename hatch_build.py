@@ -1,5 +1,6 @@
 """Wheel build hook: train the learned parts for the built-in content and ship them inside
-the wheel (bot/_kb/model.npz), so `pip install . && signpost serve` starts ready in seconds.
+the wheel (bot/_kb/: model.npz, the sentence encoder in encoder/ and the examples' vectors),
+so `pip install . && signpost serve` starts ready in seconds.
 Editable installs skip it: they train once on first start and keep the models in the cache.
 """
 
@@ -31,3 +32,7 @@ class TrainHook(BuildHookInterface):
             check=True,
         )
         build_data["force_include"][str(out)] = "bot/_kb/model.npz"
+        for name in ("encoder/minilm-l6-int8.onnx", "encoder/tokenizer.json"):
+            build_data["force_include"][str(out.parent / name)] = f"bot/_kb/{name}"
+        for vectors in out.parent.glob("vectors-*.npz"):
+            build_data["force_include"][str(vectors)] = f"bot/_kb/{vectors.name}"

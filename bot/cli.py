@@ -136,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
     from . import artefact
     from .engine import Engine
     from .loader import load
+    from .semantic import Semantic
 
     started = time.perf_counter()
     out = Path(args.out) if args.out else None
@@ -144,16 +145,19 @@ def _train(args: argparse.Namespace) -> int:
         store = artefact.ModelStore(cache=None)
     else:
         store = artefact.ModelStore(files=[p for p in (out, artefact.PACKAGED) if p], cache=cache)
-    Engine(load(args.kb), models=store)
+    semantic = Semantic.build(out.parent if out else None)
+    Engine(load(args.kb), models=store, semantic=semantic)
     if out:
         artefact.write(store.used, out)
     elif args.force:
         for key, fitted in store.used.items():
             artefact.write({key: fitted}, cache / f"{key}.npz")
+    semantic.vectors.save()
     n, trained = len(store.used), len(store.trained)
     took = time.perf_counter() - started
     print(
-        f"signpost train: {n} model(s), {trained} trained, {n - trained} up to date"
+        f"signpost train: {n} model(s), {trained} trained, {n - trained} up to date;"
+        f" {len(semantic.vectors.used)} example vectors, {semantic.vectors.added} new"
         f" ({took:.1f} s) -> {out or cache}"
     )
     return 0

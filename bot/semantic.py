@@ -4,11 +4,13 @@ so a phrasing nobody wrote down can still land near the examples that mean the s
 
 What is built by `signpost train` and only loaded at start-up:
 
-- the encoder: `minilm-l6-int8.onnx` and `tokenizer.json` (encoder_export.py), in the wheel
-  (`bot/_kb/encoder/`) or the cache folder (`<cache>/encoder/`);
+- the encoder: `minilm-l6-int8.onnx` and `tokenizer.json` (encoder_export.py), in
+  `encoder/` beside the artefact file (`SIGNPOST_MODEL`), in the wheel (`bot/_kb/encoder/`)
+  or in the cache folder (`<cache>/encoder/`), first found first;
 - the examples' vectors: one file per encoder (`vectors-<tag>.npz`: texts and their
-  vectors), in the wheel or the cache. It is keyed by text, so a content edit embeds only the
-  texts that changed.
+  vectors), in the same places. It is keyed by text, so a content edit embeds only the
+  texts that changed (and a start with unbuilt texts embeds them, logged, as the linear
+  models train when not built).
 
 Serving never builds or downloads anything: without a built encoder the bot runs on the
 rules and the matcher alone, and says so in the log.
@@ -17,8 +19,10 @@ rules and the matcher alone, and says so in the log.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
@@ -37,8 +41,10 @@ TOKENIZER = "tokenizer.json"
 
 
 def folders() -> list[Path]:
-    """Where built parts are looked for, first found first: the wheel's, then the cache."""
-    return [PACKAGED, cache_dir()]
+    """Where built parts are looked for, first found first: beside the artefact file named
+    by SIGNPOST_MODEL, the wheel's, then the cache."""
+    model = os.environ.get("SIGNPOST_MODEL")
+    return [*([Path(model).parent] if model else []), PACKAGED, cache_dir()]
 
 
 def find_encoder() -> Encoder | None:
@@ -51,12 +57,19 @@ def find_encoder() -> Encoder | None:
 
 
 def build_encoder(folder: Path | None = None) -> Encoder:
-    """Train time only: export the encoder into `folder` (default: the cache) unless there."""
+    """Train time only: the encoder in `folder` (default: the cache), exported there unless
+    it is there already (copied from the cache when the cache has it)."""
     from .encoder_export import export
 
+    cached = cache_dir() / "encoder"
     target = (folder or cache_dir()) / "encoder"
     if not (target / MODEL).is_file():
-        export(target)
+        if target != cached and (cached / MODEL).is_file() and (cached / TOKENIZER).is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            for name in (MODEL, TOKENIZER):
+                shutil.copyfile(cached / name, target / name)
+        else:
+            export(target, cache_dir() / "wheels")
     return Encoder(target / MODEL, target / TOKENIZER)
 
 
@@ -80,21 +93,25 @@ class Vectors:
         for base in reversed([*folders(), self.write_to]):
             self.known.update(_read(base / self.name))  # earlier folders win
         self.added = 0
+        self.used: dict[str, None] = {}  # texts asked for, in order: what `save` keeps
 
     def of(self, texts: Sequence[str]) -> np.ndarray:
+        self.used.update(dict.fromkeys(texts))
         missing = [t for t in dict.fromkeys(texts) if t not in self.known]
         if missing:
             log.info("embedding %d text(s) not built before (run `signpost train`)", len(missing))
-            for text, vec in zip(missing, self.encoder.encode(missing), strict=True):
+            # Rounded as stored, so a fresh start and a built one score the same.
+            fresh = self.encoder.encode(missing).astype(np.float16).astype(np.float32)
+            for text, vec in zip(missing, fresh, strict=True):
                 self.known[text] = vec
             self.added += len(missing)
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return np.vstack([self.known[t] for t in texts])
 
-    def save(self, texts: Sequence[str] | None = None) -> Path | None:
-        """Writes the vectors (of `texts`, default all known) whole or not at all."""
-        keep = list(dict.fromkeys(texts)) if texts is not None else list(self.known)
+    def save(self) -> Path | None:
+        """Writes the vectors of the texts asked for, whole or not at all."""
+        keep = list(self.used)
         try:
             return _write(self.write_to / self.name, keep, self.of(keep))
         except OSError as exc:  # a read-only file system: the vectors still serve this run
@@ -107,7 +124,8 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {}
     try:
         with np.load(path, allow_pickle=False) as data:
-            return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+            texts = json.loads(str(data["texts"]))
+            return dict(zip(texts, data["vectors"].astype(np.float32), strict=True))
     except (OSError, ValueError, KeyError) as exc:
         log.warning("example vectors %s not read (%s); embedding instead", path, exc)
         return {}
@@ -118,7 +136,8 @@ def _write(path: Path, texts: list[str], vectors: np.ndarray) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, texts=np.asarray(texts, dtype=str), vectors=vectors.astype(np.float32))
+            # float16 halves the file; cosine similarities move by about 1e-3.
+            np.savez(f, texts=np.asarray(json.dumps(texts)), vectors=vectors.astype(np.float16))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -137,7 +156,9 @@ class Semantic:
         self.embed = lru_cache(maxsize=32)(self._embed)
 
     def _embed(self, text: str) -> np.ndarray:
-        return self.encoder.encode([text])[0]
+        # An example's own wording (validate replays every example) is already embedded.
+        known = self.vectors.known.get(text)
+        return known if known is not None else self.encoder.encode([text])[0]
 
     def examples(self, texts: Sequence[str]) -> np.ndarray:
         return self.vectors.of(texts)
@@ -147,6 +168,12 @@ class Semantic:
         """The built encoder and vectors, or None (logged) when none was built."""
         encoder = find_encoder()
         return cls(encoder) if encoder is not None else None
+
+    @classmethod
+    def build(cls, folder: Path | None = None) -> Semantic:
+        """Train time: the encoder exported if needed; vectors to be saved into `folder`."""
+        encoder = build_encoder(folder)
+        return cls(encoder, Vectors(encoder, write_to=folder))
 
 
 class ExampleTable:

@@ -43,7 +43,8 @@ def rules_engine(engine: Engine) -> Engine:
     eval/ (content/triage_examples.yaml), so recall on them says nothing about the rules
     unless it is measured without it. The same matcher and rules, not trained twice."""
     rules = copy.copy(engine)
-    rules.triage_model = None
+    rules.triage_model = None  # a new safety stage: the engine's own is left as it was
+    rules.safety.net = None  # nor the semantic net: the rules alone
     return rules
 
 
