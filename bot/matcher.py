@@ -73,9 +73,10 @@ class MatcherConfig:
     classifier_max_examples: int = 20_000
     # Meaning (semantic.py): each intent's best cosine similarity of the message to its
     # examples, as a softmax over intents (or, with temperature 0, rescaled so that
-    # `semantic_floor` and below count 0), blended in this share. Chosen on the tuning sets
-    # and fresh_17 (eval/compare_encoders.py): the softmax, 0.25 and 0.03.
-    semantic_weight: float = 0.25
+    # `semantic_floor` and below count 0), blended in this share. Off: at 0.25 / 0.03 (the
+    # best on the tuning sets) first sight on fresh_19 gained 1.1 points in scope but
+    # accepted 4 points more off-topic, and real_19 lost 1.5 and 4.8 (HISTORY.md, round 13).
+    semantic_weight: float = 0.0
     semantic_floor: float = 0.2
     semantic_temperature: float = 0.03
 

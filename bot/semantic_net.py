@@ -8,10 +8,11 @@ agree and are close enough. It is asked last, only when no rule, safety example 
 linear model placed the message.
 
 The settings were chosen on the tuned situation probes (rounds 9 and 11: 84 crises that got
-no safety answer, 980 look-alikes and help-seekers; eval/compare_encoders.py): it caught 20
-of the 84 and raised 2 alarms among the look-alikes. A refusal and an emergency answer, the
-most jarring when wrong, need a closer neighbour than the rest: without that, parents'
-questions about apps were read as requests to harm.
+no safety answer, 980 look-alikes and help-seekers): it caught 17 of the 84 and raised one
+alarm among 640 look-alikes. The single nearest message must be of the class too, and a
+refusal needs a closer neighbour than the rest: without those, parents' questions ("what
+tricks do groomers use so i can protect my son", apps for children) were read as requests to
+harm.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .triage_model import NONE, ModelHit, training_set
 class SemanticNetConfig:
     enabled: bool = True
     neighbours: int = 5
-    floor: float = 0.65  # the closest neighbour of the winning class is at least this similar
+    floor: float = 0.7  # the closest neighbour of the winning class is at least this similar
     share: float = 0.6  # and the class holds this share of the neighbours' similarity
     # Classes whose answer is the most jarring when wrong need a closer neighbour.
     strict: dict[str, float] = field(
@@ -67,13 +68,16 @@ class SemanticNet:
         near = np.argpartition(-sims, min(cfg.neighbours, len(sims)) - 1)[: cfg.neighbours]
         weight: dict[str, float] = defaultdict(float)
         closest: dict[str, float] = defaultdict(float)
+        nearest = str(self.labels[near[np.argmax(sims[near])]])
         for j in near.tolist():
             label, s = str(self.labels[j]), float(sims[j])
             weight[label] += s
             closest[label] = max(closest[label], s)
         label = max(weight, key=weight.__getitem__)
         total = sum(weight.values())
-        if label == NONE or total <= 0 or weight[label] / total < cfg.share:
+        if label == NONE or label != nearest or total <= 0:
+            return None
+        if weight[label] / total < cfg.share:
             return None
         if closest[label] < cfg.strict.get(label, cfg.floor):
             return None
