@@ -40,6 +40,8 @@ from .triage_model import TriageModel
 
 # A safety intent reached through its example questions (not its rules) must score this high.
 SAFETY_EXAMPLE_THRESHOLD = 0.88
+# The semantic net's refusal stands unless the linear model puts "none" this far ahead.
+NET_HARM_LEAN = -1.0
 
 
 class Source(StrEnum):
@@ -263,9 +265,14 @@ class SafetyStage:
         )
 
     def _net(self, text: str) -> SafetyHit | None:
-        """The last net: wording whose meaning is close to known crises (semantic_net.py)."""
+        """The last net: wording whose meaning is close to known crises (semantic_net.py).
+        A refusal also needs the linear model not to read the message plainly as none:
+        meaning alone put "good apps for kids that don't have chat" next to requests for
+        apps to reach children."""
         found = self.net.check(text) if self.net is not None else None
         if found is None:
+            return None
+        if found.intent == HARM and self.model and self.model.lean(text, HARM) < NET_HARM_LEAN:
             return None
         triage = self.kb.intents[found.intent].triage
         assert triage is not None

@@ -106,6 +106,15 @@ class TriageModel:
         return ModelHit(label, margin)
 
 
+    def lean(self, text: str, label: str) -> float:
+        """How far the model puts `label` above "none" for the normalised text (negative:
+        it reads the message as none); -inf for a class it does not know."""
+        d = self._classifier.decision(text)
+        if label not in self._crisis_labels:
+            return -math.inf
+        return float(d[self._crisis[self._crisis_labels.index(label)]] - d[self._none])
+
+
 def training_set(kb: KnowledgeBase, max_examples: int | None = None) -> tuple[list[str], list[str]]:
     """Normalised texts and their labels: a safety intent's id, or "none". Every crisis
     example and every line of triage_examples.yaml is kept; on a knowledge base too big to
