@@ -71,13 +71,10 @@ class MatcherConfig:
     classifier_temperature: float = 5.0  # softmax sharpness over its decision values
     # Above this many examples the model is not trained (start-up time); matching works without.
     classifier_max_examples: int = 20_000
-    # Meaning (semantic.py): each intent's best cosine similarity of the message to its
-    # examples, as a softmax over intents (or, with temperature 0, rescaled so that
-    # `semantic_floor` and below count 0), blended in this share. Off: at 0.25 / 0.03 (the
-    # best on the tuning sets) first sight on fresh_19 gained 1.1 points in scope but
-    # accepted 4 points more off-topic, and real_19 lost 1.5 and 4.8 (HISTORY.md, round 13).
+    # Meaning (semantic.py): a softmax over intents of the message's best cosine similarity
+    # to each one's examples, blended in this share. Off: at 0.25 (the best on the tuning
+    # sets) first sight on fresh_19 and real_19 accepted more off-topic (HISTORY.md, round 13).
     semantic_weight: float = 0.0
-    semantic_floor: float = 0.2
     semantic_temperature: float = 0.03
 
 
@@ -261,16 +258,13 @@ class Matcher:
         return self._top(self._combine(base, vote, fuzzy, exact), mass)
 
     def meaning(self, normalised_text: str) -> np.ndarray | None:
-        """Per intent: how close the message's meaning is to its examples (0..1), or None
-        without the encoder."""
+        """Per intent: its share of the message's meaning (a softmax over the best example
+        similarities; sums to 1), or None when the signal is off or there is no encoder."""
         if self._table is None or self.semantic is None:
             return None
         best = self._table.best(self.semantic.embed(normalised_text))
-        cfg = self.config
-        if cfg.semantic_temperature > 0:
-            p = np.exp((best - best.max()) / cfg.semantic_temperature)
-            return p / p.sum()
-        return np.clip((best - cfg.semantic_floor) / (1.0 - cfg.semantic_floor), 0.0, 1.0)
+        p = np.exp((best - best.max()) / self.config.semantic_temperature)
+        return p / p.sum()
 
     def _fuzzy_rows(
         self, share: np.ndarray, p: np.ndarray | None, full: bool, sem: np.ndarray | None = None

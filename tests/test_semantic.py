@@ -14,6 +14,7 @@ from bot.artefact import cache_dir
 from bot.encoder import Encoder
 from bot.encoder_export import WEIGHTS, export, read_weights
 from bot.engine import Engine
+from bot.matcher import Matcher, MatcherConfig
 from bot.models import Safety
 from bot.semantic import Semantic, Vectors
 
@@ -120,3 +121,13 @@ def test_the_semantic_net_catches_what_the_rest_missed(
 def test_the_semantic_net_leaves_protective_questions_alone(engine: Engine, text: str) -> None:
     reply = engine.respond(text)
     assert reply.intent != "harmful_request" and reply.triaged_by != "semantic"
+
+
+def test_the_matchers_semantic_signal_when_switched_on(engine: Engine) -> None:
+    # Off by default (first sight: more off-topic accepted); kept measurable (eval/).
+    assert engine.matcher.meaning("what is sextortion") is None
+    on = Matcher(engine.kb, MatcherConfig(semantic_weight=0.25), engine.models, engine.semantic)
+    share = on.meaning("someone says they will post my pics unless i pay")
+    assert share is not None and share.sum() == pytest.approx(1.0)
+    assert on._ids[int(share.argmax())] == "coercion_and_blackmail"
+    assert on.match("what does sextortion mean").intent == "coercion_and_blackmail"
