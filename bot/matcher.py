@@ -71,9 +71,8 @@ class MatcherConfig:
     classifier_temperature: float = 5.0  # softmax sharpness over its decision values
     # Above this many examples the model is not trained (start-up time); matching works without.
     classifier_max_examples: int = 20_000
-    # Meaning (semantic.py): a softmax over intents of the message's best cosine similarity
-    # to each one's examples, blended in this share. Off: at 0.25 (the best on the tuning
-    # sets) first sight on fresh_19 and real_19 accepted more off-topic (HISTORY.md, round 13).
+    # Meaning (semantic.py): a softmax over intents of the best example similarity, in this
+    # share. Off: at 0.25 first sight accepted more off-topic (HISTORY.md, round 13).
     semantic_weight: float = 0.0
     semantic_temperature: float = 0.03
 
@@ -258,8 +257,7 @@ class Matcher:
         return self._top(self._combine(base, vote, fuzzy, exact), mass)
 
     def meaning(self, normalised_text: str) -> np.ndarray | None:
-        """Per intent: its share of the message's meaning (a softmax over the best example
-        similarities; sums to 1), or None when the signal is off or there is no encoder."""
+        """Per intent: its share of the message's meaning (sums to 1), or None when off."""
         if self._table is None or self.semantic is None:
             return None
         best = self._table.best(self.semantic.embed(normalised_text))
