@@ -43,13 +43,14 @@ class Engine:
         self.matcher = Matcher(kb, config, self.models, self.semantic)
         situation = load_situation(kb)
         self.triager = Triager(kb, frozenset(situation.concepts() - rule_concepts(kb)))
+        model = TriageModel.train(kb, triage_model or TriageModelConfig(), self.models)
         self.safety = SafetyStage(
             kb,
             self.triager,
-            TriageModel.train(kb, triage_model or TriageModelConfig(), self.models),
+            model,
             self.matcher.config.suggest_floor,
             situation,
-            SemanticNet.build(kb, self.semantic),
+            SemanticNet.build(kb, self.semantic, training=model.trained_on if model else None),
         )
 
     @property

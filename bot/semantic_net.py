@@ -51,12 +51,18 @@ class SemanticNet:
 
     @classmethod
     def build(
-        cls, kb: KnowledgeBase, semantic: Semantic | None, config: SemanticNetConfig | None = None
+        cls,
+        kb: KnowledgeBase,
+        semantic: Semantic | None,
+        config: SemanticNetConfig | None = None,
+        training: tuple[list[str], list[str]] | None = None,
     ) -> SemanticNet | None:
+        """`training`: the linear model's messages and labels when it has them (the same
+        set, normalised once), else training_set(kb)."""
         config = config or SemanticNetConfig()
         if semantic is None or not config.enabled or not kb.triage_examples:
             return None
-        texts, labels = training_set(kb)
+        texts, labels = training or training_set(kb)
         return cls(semantic, semantic.examples(texts), labels, config)
 
     def check(self, text: str) -> ModelHit | None:

@@ -69,6 +69,7 @@ class TriageModel:
         crisis = [i for i, r in enumerate(rows) if labels[r] != NONE]
         self._crisis = np.asarray(crisis, dtype=np.intp)
         self._crisis_labels = tuple(labels[rows[i]] for i in crisis)
+        self.trained_on: tuple[list[str], list[str]] | None = None
 
     @classmethod
     def train(
@@ -89,7 +90,9 @@ class TriageModel:
         fitted = store.get("triage", texts, rows, config.c, "triage runs on the rules alone")
         if fitted is None:
             return None
-        return cls(Classifier(fitted, len(names), 1.0), names, config)
+        model = cls(Classifier(fitted, len(names), 1.0), names, config)
+        model.trained_on = (texts, labels)  # the semantic net reads the same messages
+        return model
 
     def check(self, text: str) -> ModelHit | None:
         """The crisis class the normalised text most likely is, if sure enough."""
