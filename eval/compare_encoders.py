@@ -60,7 +60,7 @@ CRISIS_PROBE, LOOKALIKES = "situation/probe_13_crisis.jsonl", "situation/probe_1
 WORK = cache_dir() / "compare-encoders"  # built models, reused between runs (pinned weights)
 INSTALL_LIMIT = 600  # seconds: a candidate whose install takes longer is not installed
 TORCH_SNIPPET = """
-import json, os, resource, sys, time
+import json, sys, time
 import numpy as np
 def rss():
     for line in open("/proc/self/status"):
@@ -72,15 +72,19 @@ import torch
 torch.set_num_threads(1)
 from sentence_transformers import SentenceTransformer
 model = SentenceTransformer(sys.argv[1], device="cpu")
-first = model.encode(texts["check"], normalize_embeddings=True)
+model.encode([texts["check"][0]], normalize_embeddings=True)
 loaded = rss() - base
+first = model.encode(texts["check"], normalize_embeddings=True)
 times = []
 for i, t in enumerate(texts["timed"]):
     start = time.process_time()
     model.encode([t], normalize_embeddings=True)
     if i >= texts["warm"]:
         times.append((time.process_time() - start) * 1000)
-print(json.dumps({"rss": loaded, "ms": times, "check": first.tolist()}))
+from importlib.metadata import version
+names = ("torch", "sentence-transformers", "transformers")
+out = {"rss": loaded, "ms": times, "check": first.tolist()}
+print(json.dumps({**out, "versions": [f"{n}=={version(n)}" for n in names]}))
 """
 
 
@@ -172,9 +176,14 @@ def load_model2vec() -> Encode:
 
 
 def load_wordllama() -> Encode:
+    import wordllama
     from wordllama import WordLlama
 
-    model = WordLlama.load(disable_download=True)  # the weights in the wheel, or an error
+    # The wheel ships the weights and the tokenizer, but 0.4.0 looks for the tokenizer in a
+    # `tokenizer/` folder it does not have and would fetch it from Hugging Face; as a cache
+    # folder its own `weights/` and `tokenizers/` are found, and downloads stay off.
+    shipped = Path(wordllama.__file__).parent
+    model = WordLlama.load(cache_dir=shipped, disable_download=True)
     return lambda texts: model.embed(list(texts), norm=True)
 
 
@@ -349,10 +358,27 @@ def rss_child(key: str) -> None:
     print(json.dumps({"rss": _rss_mb() - base}))
 
 
-def rss_added(key: str) -> float:
+def _offline() -> list[str]:
+    """A prefix that runs a command with no network at all (a new user and network
+    namespace), or [] where the system does not allow it."""
+    try:
+        subprocess.run(["unshare", "-rn", "true"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return ["unshare", "-rn"]
+
+
+def rss_added(key: str) -> tuple[float, bool | None]:
+    """The RSS a fresh process gains for this candidate, and whether it loaded with no
+    network (None: not checked)."""
     cmd = [sys.executable, "-m", "eval.compare_encoders", "--rss-child", key]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT.parent)
-    return json.loads(done.stdout.strip().splitlines()[-1])["rss"]
+    prefix = _offline()
+    done = subprocess.run([*prefix, *cmd], capture_output=True, text=True, cwd=ROOT.parent)
+    offline: bool | None = done.returncode == 0 if prefix else None
+    if done.returncode != 0 and prefix:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT.parent)
+    done.check_returncode()
+    return json.loads(done.stdout.strip().splitlines()[-1])["rss"], offline
 
 
 def _du(path: Path) -> int:
@@ -411,12 +437,14 @@ def torch_run(venv: Path, data: Data, texts: list[str], warm: int) -> dict:
         model = next(Path(tmp).glob("*/model"))
         check = texts[:50]
         payload = json.dumps({"timed": texts, "warm": warm, "check": check})
+        prefix = _offline()
         done = subprocess.run(
-            [str(venv / "bin" / "python"), "-c", TORCH_SNIPPET, str(model)],
+            [*prefix, str(venv / "bin" / "python"), "-c", TORCH_SNIPPET, str(model)],
             input=payload, capture_output=True, text=True, check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip
     out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["offline"] = True if prefix else None
     f32 = _unit(load_onnx(False)(check))
     out["max_diff_vs_f32"] = float(np.abs(np.asarray(out.pop("check")) - f32).max())
     return out
@@ -429,54 +457,101 @@ def _pct(k: int, n: int) -> str:
     return f"{100 * k / n:.1f}% ({k}/{n})" if n else "–"
 
 
-def report(cands: list[Candidate], data: Data, calls: int) -> str:
+def _rate(k: int, n: int) -> float:
+    return 100 * k / n if n else 0.0
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{_rate(k, n):.1f}% ({k}/{n})" if n else "–"
+
+
+def _pooled(t: dict, sets: list[str]) -> dict[str, int]:
+    return {k: sum(t[n][k] for n in sets) for k in ("hit", "n_in", "fa", "n_out")}
+
+
+def _groups(data: Data) -> dict[str, list[str]]:
+    """The manifest's held-out sets pooled, then each blind set alone."""
     names = list(data.topic_sets)
-    held = [n for n in names if f"topics/{n}" not in BLIND_TOPICS]
+    blind = [Path(p).name for p in BLIND_TOPICS]
+    return {"held-out": [n for n in names if n not in blind], **{n: [n] for n in blind}}
+
+
+def accuracy_score(c: Candidate, data: Data) -> float | None:
+    """One number for "accuracy first", in points: the mean over the topic groups of top-1
+    minus false accepts, and the crisis net's recall minus its alarms (the better of the
+    shipped settings and the vote alone, as the shipped floors suit one encoder's scale)."""
+    f = c.figures
+    if "topics" not in f:
+        return None
+    parts = []
+    for sets in _groups(data).values():
+        s = _pooled(f["topics"], sets)
+        parts.append(_rate(s["hit"], s["n_in"]) - _rate(s["fa"], s["n_out"]))
+    net = [_rate(*f[k]["crisis"]) - _rate(*f[k]["alarms"]) for k in ("shipped", "vote")]
+    return float(np.mean([*parts, max(net)]))
+
+
+def choice(cands: list[Candidate], data: Data, within: float = 1.0) -> str:
+    """Accuracy first; among those within `within` points of the best, the cheapest CPU."""
+    scored = [(c, accuracy_score(c, data)) for c in cands]
+    scored = [(c, a) for c, a in scored if a is not None]
+    if not scored:
+        return "No candidate's accuracy was measured."
+    best = max(a for _, a in scored)
+    close = [c for c, a in scored if a >= best - within]
+    pick = min(close, key=lambda c: (np.percentile(c.figures["ms"], 50), c.figures["rss"]))
+    others = "; ".join(
+        f"{c.label} {a:.1f}"
+        + (f", {np.percentile(c.figures['ms'], 50):.2f} ms" if c in close else "")
+        for c, a in sorted(scored, key=lambda x: -x[1])
+    )
+    f = pick.figures
+    inst = f.get("install", {})
+    cost = f"{np.percentile(f['ms'], 50):.2f} ms per message (p50), {f['rss']:.0f} MB RSS"
+    if "installed_mb" in inst:
+        cost += f", {inst['installed_mb']:.0f} MB installed in {inst['seconds']:.0f} s"
+    return (
+        f"The figures favour **{pick.label}**. Accuracy comes first: the score (mean of "
+        "top-1 minus false accepts over the held-out, fresh_19 and real_19 topic sets, and "
+        "the crisis net's recall minus its alarms) is "
+        f"{others} (points; CPU shown for those within {within:g} of the best, {best:.1f}). "
+        f"Among those it is the cheapest: {cost}. A candidate whose accuracy was not "
+        "measured is not chosen on cost alone."
+    )
+
+
+def report(cands: list[Candidate], data: Data, calls: int) -> str:
+    groups = _groups(data)
+    held = groups["held-out"]
     lines = [
         "# Sentence encoders compared (issue 15)",
         "",
         f"Made by `python3 -m eval.compare_encoders` on {time.strftime('%Y-%m-%d')}, "
         f"Python {sys.version.split()[0]}, one thread. Examples: {len(data.example_texts)} "
-        f"(every intent's, normalised). Held-out topic sets: {', '.join(held)}; blind: "
-        f"{', '.join(n for n in names if n not in held)}.",
+        f"(every intent's, normalised as the bot does). Held-out topic sets (manifest, role "
+        f"test): {', '.join(held)}; blind sets: {', '.join(list(groups)[1:])}.",
         "",
-        "## Accuracy (first sight)",
+        "## Topics (first sight)",
         "",
-        "Nearest example's intent: in-scope top-1 / off-topic false accepts. Crisis recall of "
-        "SemanticNet's vote on probe_13 (emergency, disclosure, self-harm lines named a crisis "
-        "class; refuse lines named harmful_request), alarms on its `none` look-alikes (any "
-        "class named) and helpers (finders, worried adults...) refused.",
+        "The nearest example's intent: in-scope top-1, and off-topic false accepts (an "
+        "off-topic case is accepted unless its nearest example is out_of_scope's).",
         "",
-        "| candidate | held-out top-1 | held-out FA | fresh_19 top-1 | fresh_19 FA | real_19 top-1 "
-        "| real_19 FA | crisis (shipped) | refuse (shipped) | alarms (shipped) | helpers refused "
-        "| crisis (vote) | refuse (vote) | alarms (vote) |",
-        "|---" * 14 + "|",
+        "| candidate | " + " | ".join(f"{g} top-1 | {g} FA" for g in groups) + " |",
+        "|---" * (1 + 2 * len(groups)) + "|",
     ]
     for c in cands:
         f = c.figures
         if "topics" not in f:
             why = f.get("accuracy_note", "not measured")
-            lines.append(f"| {c.label} | {why} |" + " |" * 12)
+            lines.append(f"| {c.label} | {why} |" + " |" * (2 * len(groups) - 1))
             continue
-        t = f["topics"]
-
-        def pooled(sel: list[str], t: dict = t) -> tuple[str, str]:
-            s = {k: sum(t[n][k] for n in sel) for k in ("hit", "n_in", "fa", "n_out")}
-            return _pct(s["hit"], s["n_in"]), _pct(s["fa"], s["n_out"])
-
-        row = [*pooled(held), *pooled(["fresh_19.jsonl"]), *pooled(["real_19.jsonl"])]
-        sh, vo = f["shipped"], f["vote"]
-        row += [_pct(*sh["crisis"]), _pct(*sh["refuse"]), _pct(*sh["alarms"])]
-        row += [_pct(*sh["helpers_refused"]), _pct(*vo["crisis"]), _pct(*vo["refuse"])]
-        row += [_pct(*vo["alarms"])]
-        lines.append(f"| {c.label} | " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "Per held-out set (top-1 / FA):",
-        "",
-        "| candidate | " + " | ".join(held) + " |",
-        "|---" * (len(held) + 1) + "|",
-    ]
+        cells = []
+        for sets in groups.values():
+            s = _pooled(f["topics"], sets)
+            cells += [_pct(s["hit"], s["n_in"]), _pct(s["fa"], s["n_out"])]
+        lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
+    lines += ["", "Each held-out set (top-1 / FA):", ""]
+    lines += ["| candidate | " + " | ".join(held) + " |", "|---" * (len(held) + 1) + "|"]
     for c in cands:
         if "topics" in c.figures:
             t = c.figures["topics"]
@@ -487,16 +562,43 @@ def report(cands: list[Candidate], data: Data, calls: int) -> str:
             lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
     lines += [
         "",
+        "## The crisis net (first sight)",
+        "",
+        "SemanticNet (bot/semantic_net.py) on the candidate's vectors, on "
+        f"{Path(CRISIS_PROBE).name} and {Path(LOOKALIKES).name}: crisis = emergency, "
+        "disclosure and self-harm lines for which it names a crisis class; refuse = refuse "
+        "lines it names harmful_request; alarms = `none` look-alikes for which it names any "
+        "class; helpers refused = finders, worried adults and friends named harmful_request. "
+        "Shipped: its settings (floors chosen on MiniLM int8's similarities); vote: the "
+        "neighbours' vote alone, no similarity floor.",
+        "",
+        "| candidate | crisis | refuse | alarms | helpers refused | crisis (vote) "
+        "| refuse (vote) | alarms (vote) |",
+        "|---" * 8 + "|",
+    ]
+    for c in cands:
+        f = c.figures
+        if "shipped" not in f:
+            why = f.get("accuracy_note", "not measured")
+            lines.append(f"| {c.label} | {why} |" + " |" * 6)
+            continue
+        sh, vo = f["shipped"], f["vote"]
+        cells = [sh["crisis"], sh["refuse"], sh["alarms"], sh["helpers_refused"]]
+        cells += [vo["crisis"], vo["refuse"], vo["alarms"]]
+        lines.append(f"| {c.label} | " + " | ".join(_pct(*x) for x in cells) + " |")
+    lines += [
+        "",
         "## Cost",
         "",
         f"CPU: process time of one `encode([message])` call, p50/p99 over {calls} held-out "
         "messages after warm-up. RSS: what a fresh process gains by importing, loading and "
-        "embedding one message. Install: a fresh venv with numpy already in it, `pip download` "
-        "then `pip install` of the requirements (no pip cache), timed; sizes leave numpy out.",
+        "embedding one message. Offline: that process ran with no network at all. Install: "
+        "a fresh venv with numpy already in it, `pip download` then `pip install` of the "
+        "requirements (no pip cache), timed; sizes and package counts leave numpy out.",
         "",
-        "| candidate | requirements | CPU p50 ms | CPU p99 ms | RSS added MB | wheels MB "
-        "| installed MB | packages | install s | note |",
-        "|---" * 10 + "|",
+        "| candidate | requirements | CPU p50 ms | CPU p99 ms | RSS added MB | offline "
+        "| wheels MB | installed MB | packages | install s | note |",
+        "|---" * 11 + "|",
     ]
     for c in cands:
         f, i = c.figures, c.figures.get("install", {})
@@ -504,6 +606,7 @@ def report(cands: list[Candidate], data: Data, calls: int) -> str:
         p50 = f"{np.percentile(ms, 50):.2f}" if ms else "–"
         p99 = f"{np.percentile(ms, 99):.2f}" if ms else "–"
         rss = f"{f['rss']:.0f}" if "rss" in f else "–"
+        offline = {True: "yes", False: "no", None: "–"}[f.get("offline")]
         if i.get("timed_out"):
             wheels = f"{i['own_wheels_mb']:.0f} (own wheel only)"
             inst, n, secs = "–", "–", f"over {INSTALL_LIMIT}"
@@ -515,8 +618,9 @@ def report(cands: list[Candidate], data: Data, calls: int) -> str:
         note = "; ".join(x for x in (c.note, f.get("extra_note", "")) if x)
         lines.append(
             f"| {c.label} | {' '.join(f'`{r}`' for r in c.needs)} | {p50} | {p99} | {rss} "
-            f"| {wheels} | {inst} | {n} | {secs} | {note} |"
+            f"| {offline} | {wheels} | {inst} | {n} | {secs} | {note} |"
         )
+    lines += ["", "## Choice", "", choice(cands, data)]
     return "\n".join(lines) + "\n"
 
 
@@ -545,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
             f["shipped"] = crisis_figures(data, vec, SemanticNetConfig())
             f["vote"] = crisis_figures(data, vec, SemanticNetConfig(floor=0.0, strict={}))
             f["ms"] = cpu_ms(encode, texts, args.warm)
-            f["rss"] = rss_added(c.key)
+            f["rss"], f["offline"] = rss_added(c.key)
             if not args.no_install:
                 f["install"] = install(c.needs)
             continue
@@ -557,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             run = torch_run(Path(inst["venv"]), data, texts, args.warm)
-            f["ms"], f["rss"] = run["ms"], run["rss"]
+            f["ms"], f["rss"], f["offline"] = run["ms"], run["rss"], run["offline"]
+            c.needs = run["versions"]  # what the unpinned requirement installed
             f["extra_note"] = (
                 f"max |difference| from float32 ONNX vectors {run['max_diff_vs_f32']:.1e}"
             )
