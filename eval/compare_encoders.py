@@ -19,6 +19,10 @@ For each it measures, on sets nobody tuned on:
 - CPU per message on one thread (p50/p99 of single-message calls after warm-up), the RSS a
   fresh process gains by loading the model and embedding one message, and the install size
   and time of the packages each needs beyond numpy, into a fresh venv.
+
+The choice (the report's last paragraph) is computed, accuracy first: the best accuracy
+score, or, among the candidates a paired sign test on the same cases cannot tell from it,
+the one with the least CPU and memory.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -92,7 +97,8 @@ print(json.dumps({**out, "versions": [f"{n}=={version(n)}" for n in names]}))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
+    # A text with no known token (an emoji-only message) has no vector: 0 for every example.
+    v = np.nan_to_num(np.asarray(v, dtype=np.float32))
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
@@ -125,7 +131,8 @@ def load_onnx(quantise: bool) -> Encode:
 
 def distil_model2vec(target: Path, dims: int = 256, sif: float = 1e-4) -> Path:
     """A model2vec static model from MiniLM without torch: each vocabulary token embedded
-    alone ([CLS] token [SEP], mean-pooled) by the float32 ONNX model, PCA, then model2vec's
+    alone ([CLS] token [SEP], mean-pooled, unit length: the ONNX graph's output) by the float32
+    ONNX model, PCA, then model2vec's
     Zipf/SIF weights (token id as the frequency rank, as its distiller does), saved by
     model2vec's own StaticModel.save_pretrained so that from_pretrained reads it."""
     from model2vec import StaticModel
@@ -294,14 +301,17 @@ def topic_accuracy(data: Data, vec: Vectorised) -> dict[str, dict]:
     for name, rows in data.topic_sets.items():
         nearest = owner[np.argmax(vec.examples([r["norm"] for r in rows]) @ table.T, axis=1)]
         hit = n_in = fa = n_out = 0
+        right = []  # each case right or wrong, for the paired comparison
         for row, intent in zip(rows, nearest.tolist(), strict=True):
             if row["expected"] == [FALLBACK]:
                 n_out += 1
                 fa += intent not in oos
+                right.append(intent in oos)
             else:
                 n_in += 1
                 hit += intent in row["expected"]
-        out[name] = {"hit": hit, "n_in": n_in, "fa": fa, "n_out": n_out}
+                right.append(intent in row["expected"])
+        out[name] = {"hit": hit, "n_in": n_in, "fa": fa, "n_out": n_out, "right": right}
     return out
 
 
@@ -317,11 +327,15 @@ def crisis_figures(data: Data, vec: Vectorised, config: SemanticNetConfig) -> di
     refuse = [r for r in data.crisis if r["expect"] == "refuse"]
     none = [r for r in data.lookalikes if r["expect"] == "none"]
     helpers = [r for r in data.lookalikes if r["expect"] != "none"]
+    caught = [named(r) in CRISIS for r in crisis]
+    refused = [named(r) == HARM for r in refuse]
+    alarmed = [bool(named(r)) for r in none]
     return {
-        "crisis": (sum(named(r) in CRISIS for r in crisis), len(crisis)),
-        "refuse": (sum(named(r) == HARM for r in refuse), len(refuse)),
-        "alarms": (sum(bool(named(r)) for r in none), len(none)),
+        "crisis": (sum(caught), len(crisis)),
+        "refuse": (sum(refused), len(refuse)),
+        "alarms": (sum(alarmed), len(none)),
         "helpers_refused": (sum(named(r) == HARM for r in helpers), len(helpers)),
+        "right": caught + refused + [not a for a in alarmed],
     }
 
 
@@ -476,47 +490,72 @@ def _groups(data: Data) -> dict[str, list[str]]:
     return {"held-out": [n for n in names if n not in blind], **{n: [n] for n in blind}}
 
 
-def accuracy_score(c: Candidate, data: Data) -> float | None:
-    """One number for "accuracy first", in points: the mean over the topic groups of top-1
-    minus false accepts, and the crisis net's recall minus its alarms (the better of the
-    shipped settings and the vote alone, as the shipped floors suit one encoder's scale)."""
-    f = c.figures
-    if "topics" not in f:
-        return None
-    parts = []
-    for sets in _groups(data).values():
-        s = _pooled(f["topics"], sets)
-        parts.append(_rate(s["hit"], s["n_in"]) - _rate(s["fa"], s["n_out"]))
-    net = [_rate(*f[k]["crisis"]) - _rate(*f[k]["alarms"]) for k in ("shipped", "vote")]
-    return float(np.mean([*parts, max(net)]))
+def _net_point(f: dict) -> str:
+    """The crisis net's better operating point for this encoder (recall minus alarms): the
+    shipped floors suit MiniLM int8's similarity scale, the vote alone any scale."""
+    gain = {k: _rate(*f[k]["crisis"]) - _rate(*f[k]["alarms"]) for k in ("shipped", "vote")}
+    return max(gain, key=gain.__getitem__)
 
 
-def choice(cands: list[Candidate], data: Data, within: float = 1.0) -> str:
-    """Accuracy first; among those within `within` points of the best, the cheapest CPU."""
-    scored = [(c, accuracy_score(c, data)) for c in cands]
-    scored = [(c, a) for c, a in scored if a is not None]
+def accuracy_score(f: dict) -> float:
+    """One number for "accuracy first", in points: the mean of the topic cases pooled (top-1
+    minus false accepts) and the crisis net at its better point (recall minus alarms)."""
+    s = _pooled(f["topics"], list(f["topics"]))
+    net = f[_net_point(f)]
+    topics = _rate(s["hit"], s["n_in"]) - _rate(s["fa"], s["n_out"])
+    return (topics + _rate(*net["crisis"]) - _rate(*net["alarms"])) / 2
+
+
+def _right(f: dict) -> np.ndarray:
+    cases = [r for t in f["topics"].values() for r in t["right"]]
+    return np.array(cases + f[_net_point(f)]["right"], dtype=bool)
+
+
+def sign_test(a: np.ndarray, b: np.ndarray) -> tuple[int, int, float]:
+    """Cases only `a` gets right, only `b` gets right, and the two-sided exact p of so
+    uneven a split (McNemar's exact test) on the same cases."""
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(b & ~a))
+    n, k = only_a + only_b, min(only_a, only_b)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return only_a, only_b, p
+
+
+def choice(cands: list[Candidate], alpha: float = 0.05) -> str:
+    """Accuracy first: the best score, and every candidate a paired test on the same cases
+    cannot tell from it; among those, the least CPU, then memory."""
+    scored = sorted(
+        [(c, accuracy_score(c.figures)) for c in cands if "topics" in c.figures],
+        key=lambda x: -x[1],
+    )
     if not scored:
         return "No candidate's accuracy was measured."
-    best = max(a for _, a in scored)
-    close = [c for c, a in scored if a >= best - within]
-    pick = min(close, key=lambda c: (np.percentile(c.figures["ms"], 50), c.figures["rss"]))
-    others = "; ".join(
-        f"{c.label} {a:.1f}"
-        + (f", {np.percentile(c.figures['ms'], 50):.2f} ms" if c in close else "")
-        for c, a in sorted(scored, key=lambda x: -x[1])
-    )
-    f = pick.figures
-    inst = f.get("install", {})
+    best = scored[0][0]
+    tied, parts = [best], []
+    for c, score in scored[1:]:
+        only_best, only_c, p = sign_test(_right(best.figures), _right(c.figures))
+        if p >= alpha:
+            tied.append(c)
+        parts.append(
+            f"{c.label} {score:.1f} (right where it is wrong {only_best}, the reverse {only_c}, "
+            f"p = {p:.2g})"
+        )
+    pick = min(tied, key=lambda c: (np.percentile(c.figures["ms"], 50), c.figures["rss"]))
+    f, inst = pick.figures, pick.figures.get("install", {})
     cost = f"{np.percentile(f['ms'], 50):.2f} ms per message (p50), {f['rss']:.0f} MB RSS"
     if "installed_mb" in inst:
         cost += f", {inst['installed_mb']:.0f} MB installed in {inst['seconds']:.0f} s"
+    why = (
+        "it is the most accurate"
+        if len(tied) == 1
+        else f"it is the cheapest of those ({', '.join(c.label for c in tied)}) "
+        f"a paired test cannot tell apart from the most accurate at p < {alpha}"
+    )
     return (
-        f"The figures favour **{pick.label}**. Accuracy comes first: the score (mean of "
-        "top-1 minus false accepts over the held-out, fresh_19 and real_19 topic sets, and "
-        "the crisis net's recall minus its alarms) is "
-        f"{others} (points; CPU shown for those within {within:g} of the best, {best:.1f}). "
-        f"Among those it is the cheapest: {cost}. A candidate whose accuracy was not "
-        "measured is not chosen on cost alone."
+        f"The figures favour **{pick.label}**: {why}. Accuracy score (points: the mean of "
+        "top-1 minus false accepts over every topic case, and the crisis net's recall minus "
+        "alarms at its better operating point): "
+        f"{best.label} {scored[0][1]:.1f}; {'; '.join(parts)}. Its cost: {cost}. A candidate "
+        "whose accuracy was not measured is not chosen on cost alone."
     )
 
 
@@ -620,7 +659,7 @@ def report(cands: list[Candidate], data: Data, calls: int) -> str:
             f"| {c.label} | {' '.join(f'`{r}`' for r in c.needs)} | {p50} | {p99} | {rss} "
             f"| {offline} | {wheels} | {inst} | {n} | {secs} | {note} |"
         )
-    lines += ["", "## Choice", "", choice(cands, data)]
+    lines += ["", "## Choice", "", choice(cands)]
     return "\n".join(lines) + "\n"
 
 
@@ -664,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             f["ms"], f["rss"], f["offline"] = run["ms"], run["rss"], run["offline"]
             c.needs = run["versions"]  # what the unpinned requirement installed
             f["extra_note"] = (
-                f"max |difference| from float32 ONNX vectors {run['max_diff_vs_f32']:.1e}"
+                f"largest difference from the float32 ONNX vectors {run['max_diff_vs_f32']:.1e}"
             )
         finally:
             shutil.rmtree(inst["root"], ignore_errors=True)
