@@ -65,10 +65,15 @@ def read(path: Path) -> dict[str, Fitted]:
 
 
 def write(models: Mapping[str, Fitted], path: Path) -> Path:
-    """One .npz with every model, written whole or not at all (a temporary file renamed)."""
+    """One .npz with every model, written whole or not at all."""
     arrays: dict[str, np.ndarray] = {"keys": np.asarray(json.dumps(sorted(models)))}
     for key, fitted in models.items():
         arrays.update(to_arrays(fitted, key))
+    return save_arrays(arrays, path)
+
+
+def save_arrays(arrays: Mapping[str, np.ndarray], path: Path) -> Path:
+    """An .npz written whole or not at all (a temporary file renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
     try:

@@ -23,14 +23,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .artefact import cache_dir
+from .artefact import cache_dir, save_arrays
 from .encoder import Encoder
 
 log = logging.getLogger("signpost.semantic")
@@ -132,18 +131,9 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 
 def _write(path: Path, texts: list[str], vectors: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # float16 halves the file; cosine similarities move by about 1e-3.
-            np.savez(f, texts=np.asarray(json.dumps(texts)), vectors=vectors.astype(np.float16))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # float16 halves the file; cosine similarities move by about 1e-3.
+    arrays = {"texts": np.asarray(json.dumps(texts)), "vectors": vectors.astype(np.float16)}
+    return save_arrays(arrays, path)
 
 
 class Semantic:
