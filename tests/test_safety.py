@@ -22,7 +22,10 @@ def _probe(engine: Engine, path: str) -> list[tuple[evaluate.Case, Reply]]:
 
 
 def _topic_first(engine: Engine, reply: Reply) -> bool:
-    """Urgent, but answered with a topic rather than a safety class's own answer."""
+    """Urgent, but answered with a topic rather than a safety class's own answer (how to help
+    a friend, for a friend telling about a friend, is the situation's own answer)."""
+    if reply.situation.speaker == "friend" and reply.intent == "helping_a_friend":
+        return False
     return engine.kb.intents[reply.intent].kind is not IntentKind.SAFETY
 
 
@@ -92,10 +95,6 @@ def test_topic_question_with_a_disclosure_gets_the_disclosure(client: TestClient
             "online_grooming",
         ),
         ("what do i do if someone sends me a nude i never asked for", "indecent_images"),
-        (
-            "my friend thinks a man on discord is grooming her, what should she do",
-            "online_grooming",
-        ),
         ("should you pay if ur being blackmailed with nudes", "coercion_and_blackmail"),
     ],
 )
@@ -140,7 +139,6 @@ def test_a_story_that_ends_with_a_question_gets_the_topic_still_urgent(
         "my stepfather put his hands down my pants last night, was it really abuse",
         "our lodger beats me is it allowed",
         "my dad beats my mum, what should she do",
-        "my friend told me her stepdad rapes her what should she do",
         "my mums boyfriend keeps coming into the bathroom when im in there",
         # plain statements of harm or threats keep the disclosure answer (told_harm)
         "he keeps touching me, is that abuse",
@@ -157,6 +155,45 @@ def test_first_hand_accounts_phrased_as_questions_stay_disclosures(
 ) -> None:
     body = chat(client, text, audience="young_person")
     assert body["intent"] == "disclosure" and body["safety"] == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my friend thinks a man on discord is grooming her, what should she do",
+        "my friend told me her stepdad rapes her what should she do",
+        "my friend is being blackmailed with her nudes",
+        "a girl in my class told me her stepdad does stuff to her at night",
+        "my boyfriend told me his step mum did things to him when he was younger",
+    ],
+)
+def test_a_friend_telling_about_a_friend_is_told_how_to_help(
+    client: TestClient, text: str
+) -> None:
+    # Not "it's not your fault" to the writer: how to help the friend, still urgent, with
+    # Childline (or the NSPCC helpline for an adult) and CEOP first.
+    body = chat(client, text, audience="young_person")
+    assert (body["intent"], body["safety"]) == ("helping_a_friend", "urgent")
+    assert body["situation"]["speaker"] == "friend"
+    assert ids(body)[:2] == ["childline", "ceop"]
+    assert ids(chat(client, text, audience="parent"))[:2] == ["nspcc_helpline", "ceop"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my boyfriend is 23 and he says its fine",  # the friend is the one doing it
+        "my friends dad keeps messaging me and says delete them",
+        "me and my friend get paid to take pics for a guy who sells them, will we get in trouble",
+        "my friend shared my nudes without asking",
+    ],
+)
+def test_a_friend_named_in_the_writers_own_account_keeps_the_disclosure(
+    client: TestClient, text: str
+) -> None:
+    body = chat(client, text, audience="young_person")
+    assert (body["intent"], body["safety"]) == ("disclosure", "urgent")
+    assert body["situation"]["speaker"] != "friend"
 
 
 @pytest.mark.parametrize(
