@@ -9,6 +9,10 @@ learns their wording. Only the topic test sets (role `test`) measure matching. S
 expected list has more than one intent (ambiguous), cases that would nearly repeat an
 example of another intent (the validator would reject them), and any case that nearly
 repeats a held-out test case (token_sort_ratio >= 92), so the test splits stay unseen.
+A set labelled by what the person asks (`asks`, eval/label_asks.py) names its main intent
+first, so its cases are learned as that one. A case the safety stage answers as a crisis is
+left out: the learned safety checks read every topic example as "none", and must not learn
+that a first-hand account ("im being sextorted what do i do") is harmless.
 Promoted examples that nearly repeat a held-out case (a split filed after they were
 promoted) are taken out first.
 """
@@ -26,9 +30,10 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot import evalsets
+from bot.engine import Engine
 from bot.evalsets import Learned, Role, Task
 from bot.loader import load
-from bot.models import IntentKind
+from bot.models import IntentKind, Safety
 from bot.normalise import normalise
 from bot.validate import NEAR_DUPLICATE
 
@@ -69,13 +74,14 @@ def main() -> None:
             if not args.dry_run:
                 path.write_text(pruned_text(path, pruned))
     all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
+    engine = Engine(kb)
     add: dict[str, list[str]] = defaultdict(list)
     for name in SOURCES:
         for line in SETS.file(name).read_text().splitlines():
             if not line.strip():
                 continue
             case = json.loads(line)
-            if len(case["expected"]) != 1:
+            if len(case["expected"]) != 1 and not case.get("asks"):
                 continue
             if case["expected"] == ["fallback"] and case.get("kind") == "near_miss":
                 continue  # near misses teach triage, not matching: only their topic questions
@@ -89,6 +95,8 @@ def main() -> None:
                 continue
             text = normalise(case["text"], kb.replacements).text
             if not text or text in norm[target]:
+                continue
+            if engine.respond(case["text"]).safety is not Safety.NONE:
                 continue
             if process.extractOne(
                 text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE
