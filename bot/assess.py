@@ -16,7 +16,8 @@ urgent, what about) then decides the answer, in this order:
   never the refusal; someone asking for help with their own thoughts is never refused;
 - self-harm told together with another harm leads with the self-harm help;
 - a crisis happening now is an emergency: 999 first;
-- a friend telling about a friend's crisis gets how to help them;
+- a friend telling about a friend's crisis gets how to help them (a question about a topic
+  keeps the topic's answer);
 - a message nothing placed but that carries distress gets "something might be wrong" with
   999 and a helpline first, never "Sorry, I didn't understand".
 
@@ -183,7 +184,13 @@ class SafetyStage:
         if urgency is Urgency.NOW and v.intent in CRISIS:
             lead = None if v.intent == DANGER else rules.emergency_lead
             return replace(v, level=Safety.EMERGENCY, lead=lead, topic_first=False)
-        if speaker is Speaker.FRIEND and v.intent == DISCLOSURE and rules.friend_help:
+        if (
+            speaker is Speaker.FRIEND
+            and v.intent == DISCLOSURE
+            and rules.friend_help
+            and not v.topic_first
+        ):
+            # A question about a topic ("is that grooming?") keeps the topic's answer.
             return replace(v, intent=rules.friend_help, addendum=None, topic_first=False)
         return v
 

@@ -31,7 +31,7 @@ from rapidfuzz import fuzz, process
 
 from bot import evalsets
 from bot.engine import Engine
-from bot.evalsets import Learned, Role, Task
+from bot.evalsets import Learned
 from bot.loader import load
 from bot.models import IntentKind, Safety
 from bot.normalise import normalise
@@ -39,10 +39,15 @@ from bot.validate import NEAR_DUPLICATE
 
 ROOT = Path(__file__).resolve().parent.parent
 # eval/manifest.yaml is the contract: the sets it says are learned as examples are the
-# sources; the topic test sets are held out, and nothing close to them may be learned.
+# sources; the held-out sets (tests, and probes nothing was tuned on, of every task) are held
+# out, and nothing close to them may be learned.
 SETS = evalsets.repo()
 SOURCES = tuple(s.path for s in SETS.select(learned_from=Learned.EXAMPLES))
-HELD_OUT = tuple(s.path for s in SETS.select(Task.TOPICS, Role.TEST))
+HELD_OUT = tuple(s.path for s in SETS.all if s.held_out)
+# How close (the learned check's decision value over "none") a case may come to a crisis
+# class and still be learned. At -2 the round-14 promotion lost no crisis message of the
+# situation probes; at -0.5 it lost 17 (HISTORY.md, round 14).
+NEAR_CRISIS = -2.0
 MARK = "  # promoted from eval/ (see eval/promote_tuning_cases.py)"
 
 
@@ -75,6 +80,14 @@ def main() -> None:
                 path.write_text(pruned_text(path, pruned))
     all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
     engine = Engine(kb)
+    model = engine.triage_model
+    crises = [i.id for i in kb.intents.values() if i.kind is IntentKind.SAFETY]
+
+    def near_crisis(text: str) -> bool:
+        # Near the learned check's boundary: taught as "none", it would move the boundary
+        # and lose crisis messages worded like it.
+        return model is not None and max(model.lean(text, c) for c in crises) > NEAR_CRISIS
+
     add: dict[str, list[str]] = defaultdict(list)
     for name in SOURCES:
         for line in SETS.file(name).read_text().splitlines():
@@ -96,7 +109,7 @@ def main() -> None:
             text = normalise(case["text"], kb.replacements).text
             if not text or text in norm[target]:
                 continue
-            if engine.respond(case["text"]).safety is not Safety.NONE:
+            if engine.respond(case["text"]).safety is not Safety.NONE or near_crisis(text):
                 continue
             if process.extractOne(
                 text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE

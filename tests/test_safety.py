@@ -94,7 +94,11 @@ def test_topic_question_with_a_disclosure_gets_the_disclosure(client: TestClient
             "an older lad on snap keeps saying im really mature for my age, is that a red flag",
             "online_grooming",
         ),
-        ("what do i do if someone sends me a nude i never asked for", "indecent_images"),
+        ("what do i do if someone sends me a nude i never asked for", "unwanted_nude"),
+        (  # a friend asking about a topic gets the topic, not how to help a friend
+            "my friend thinks a man on discord is grooming her, what should she do",
+            "online_grooming",
+        ),
         ("should you pay if ur being blackmailed with nudes", "coercion_and_blackmail"),
     ],
 )
@@ -160,16 +164,13 @@ def test_first_hand_accounts_phrased_as_questions_stay_disclosures(
 @pytest.mark.parametrize(
     "text",
     [
-        "my friend thinks a man on discord is grooming her, what should she do",
         "my friend told me her stepdad rapes her what should she do",
         "my friend is being blackmailed with her nudes",
         "a girl in my class told me her stepdad does stuff to her at night",
         "my boyfriend told me his step mum did things to him when he was younger",
     ],
 )
-def test_a_friend_telling_about_a_friend_is_told_how_to_help(
-    client: TestClient, text: str
-) -> None:
+def test_a_friend_telling_about_a_friend_is_told_how_to_help(client: TestClient, text: str) -> None:
     # Not "it's not your fault" to the writer: how to help the friend, still urgent, with
     # Childline (or the NSPCC helpline for an adult) and CEOP first.
     body = chat(client, text, audience="young_person")
