@@ -10,12 +10,13 @@ from PyPI into a throwaway venv, only if that finishes within the time limit).
 
 For each it measures, on sets nobody tuned on:
 - first-sight topic accuracy: the nearest example's intent (every intent's examples,
-  normalised as the bot does) on the manifest's held-out topic sets and on fresh_19 and
-  real_19; an off-topic case is a false accept unless its nearest example is out_of_scope;
+  normalised as the bot does) on the manifest's held-out topic sets and on fresh_21 and
+  real_21 (round 13's recorded run: fresh_19, since learned, and real_19); an off-topic
+  case is a false accept unless its nearest example is out_of_scope;
 - crisis recall and alarms of bot/semantic_net.py's neighbour vote, run by SemanticNet itself
-  on the candidate's vectors, on probe_13: at the shipped settings (chosen on MiniLM int8's
-  similarity scale) and as the vote alone (no similarity floors), which is fairer to
-  encoders whose cosines sit on another scale;
+  on the candidate's vectors, on probe_15 (round 13's run: probe_13, since learned): at
+  the shipped settings (chosen on MiniLM int8's similarity scale) and as the vote alone (no
+  similarity floors), which is fairer to encoders whose cosines sit on another scale;
 - CPU per message on one thread (p50/p99 of single-message calls after warm-up), the RSS a
   fresh process gains by loading the model and embedding one message, and the install size
   and time of the packages each needs beyond numpy, into a fresh venv.
@@ -60,8 +61,8 @@ from bot.semantic_net import SemanticNet, SemanticNetConfig  # noqa: E402
 
 Encode = Callable[[list[str]], np.ndarray]
 ROOT = Path(__file__).resolve().parent
-BLIND_TOPICS = ("topics/fresh_19.jsonl", "topics/real_19.jsonl")
-CRISIS_PROBE, LOOKALIKES = "situation/probe_13_crisis.jsonl", "situation/probe_13_lookalikes.jsonl"
+BLIND_TOPICS = ("topics/fresh_21.jsonl", "topics/real_21.jsonl")
+CRISIS_PROBE, LOOKALIKES = "situation/probe_15_crisis.jsonl", "situation/probe_15_lookalikes.jsonl"
 WORK = cache_dir() / "compare-encoders"  # built models, reused between runs (pinned weights)
 INSTALL_LIMIT = 600  # seconds: a candidate whose install takes longer is not installed
 TORCH_SNIPPET = """
