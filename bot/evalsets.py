@@ -9,9 +9,11 @@ because `signpost eval` reads it when run from a checkout of the repo.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -160,6 +162,15 @@ class EvalSets:
 
     def files(self, sets: list[EvalSet]) -> list[Path]:
         return [self.file(s) for s in sets]
+
+    def rows(self, s: EvalSet | str) -> list[dict[str, Any]]:
+        """A set's lines, each read as JSON (blank lines skipped)."""
+        lines = self.file(s).read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def held_out_texts(self) -> list[str]:
+        """Every text of every held-out set, of any task (nothing may be learned from them)."""
+        return [row["text"] for s in self.all if s.held_out for row in self.rows(s)]
 
     def record(self, name: str) -> Path:
         """A record's file by its name in the manifest ("golden")."""

@@ -108,11 +108,13 @@ class TriageModel:
             return None
         return ModelHit(label, margin)
 
-
-    def lean(self, text: str, label: str) -> float:
-        """How far the model puts `label` above "none" for the normalised text (negative:
-        it reads the message as none); -inf for a class it does not know."""
+    def lean(self, text: str, label: str | None = None) -> float:
+        """How far the model puts `label` (default: the likeliest crisis class) above "none"
+        for the normalised text (negative: it reads the message as none); -inf for a class
+        it does not know."""
         d = self._classifier.decision(text)
+        if label is None:
+            return float(d[self._crisis].max() - d[self._none])
         if label not in self._crisis_labels:
             return -math.inf
         return float(d[self._crisis[self._crisis_labels.index(label)]] - d[self._none])

@@ -78,19 +78,10 @@ def main() -> None:
     lines = without_blocks(FILE.read_text(encoding="utf-8").splitlines())
     known = {norm(str(t)) for texts in kb.triage_examples.values() for t in texts}
     known |= {norm(e) for i in kb.intents.values() for e in i.examples}
-    held_out = [
-        norm(json.loads(x)["text"])
-        for s in sets.all
-        if s.held_out
-        for x in sets.file(s).read_text().splitlines()
-        if x.strip()
-    ]
+    held_out = [norm(t) for t in sets.held_out_texts()]
     add: dict[str, list[str]] = defaultdict(list)
     for s in sets.select(Task.SITUATION, learned_from=Learned.TRIAGE_EXAMPLES):
-        for x in sets.file(s).read_text().splitlines():
-            if not x.strip():
-                continue
-            case = json.loads(x)
+        for case in sets.rows(s):
             cls, text = label(case), norm(case["text"])
             if cls is None or not text or text in known:
                 continue

@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # out, and nothing close to them may be learned.
 SETS = evalsets.repo()
 SOURCES = tuple(s.path for s in SETS.select(learned_from=Learned.EXAMPLES))
-HELD_OUT = tuple(s.path for s in SETS.all if s.held_out)
 # How close (the learned check's decision value over "none") a case may come to a crisis
 # class and still be learned. At -2 the round-14 promotion lost no crisis message of the
 # situation probes; at -0.5 it lost 17 (HISTORY.md, round 14).
@@ -63,12 +62,7 @@ def main() -> None:
     all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
     oos = next(i.id for i in kb.intents.values() if i.kind is IntentKind.OUT_OF_SCOPE)
     # Nothing close to a held-out case may become an example, whoever wrote it.
-    held_out = [
-        normalise(json.loads(x)["text"], kb.replacements).text
-        for name in HELD_OUT
-        for x in SETS.file(name).read_text().splitlines()
-        if x.strip()
-    ]
+    held_out = [normalise(t, kb.replacements).text for t in SETS.held_out_texts()]
     for path in sorted((ROOT / "intents").glob("*.yaml")):
         pruned = prune(path, held_out, lambda t: normalise(t, kb.replacements).text)
         if pruned:
@@ -81,19 +75,15 @@ def main() -> None:
     all_texts = [(t, iid) for iid, ts in norm.items() for t in ts]
     engine = Engine(kb)
     model = engine.triage_model
-    crises = [i.id for i in kb.intents.values() if i.kind is IntentKind.SAFETY]
 
     def near_crisis(text: str) -> bool:
         # Near the learned check's boundary: taught as "none", it would move the boundary
         # and lose crisis messages worded like it.
-        return model is not None and max(model.lean(text, c) for c in crises) > NEAR_CRISIS
+        return model is not None and model.lean(text) > NEAR_CRISIS
 
     add: dict[str, list[str]] = defaultdict(list)
     for name in SOURCES:
-        for line in SETS.file(name).read_text().splitlines():
-            if not line.strip():
-                continue
-            case = json.loads(line)
+        for case in SETS.rows(name):
             if len(case["expected"]) != 1 and not case.get("asks"):
                 continue
             if case["expected"] == ["fallback"] and case.get("kind") == "near_miss":
