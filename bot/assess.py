@@ -41,6 +41,11 @@ from .triage_model import TriageModel
 
 # A safety intent reached through its example questions (not its rules) must score this high.
 SAFETY_EXAMPLE_THRESHOLD = 0.88
+# Self-harm told inside another crisis ("blackmailed and now says his life is over"): the
+# learned model's self-harm decision value above this adds the self-harm help first. Chosen on
+# the tuned probes 14 and 15 (round 15): -0.25 found 102 of their 117 mixed messages, and
+# moved 2 of 240 disclosures and 3 of 206 emergencies without self-harm to self-harm first.
+SELF_HARM_TOO = -0.25
 # The semantic net's refusal stands unless the linear model puts "none" this far ahead.
 NET_HARM_LEAN = -1.0
 
@@ -144,7 +149,7 @@ class SafetyStage:
         match = ranking.full
         others = {h.intent for h in self.triager.hits(text)} if rule else set()
         urgency = self.reader.urgency(present, hit.safety is Safety.EMERGENCY, hit.intent in CRISIS)
-        if self.reader.self_harm(present):
+        if self.reader.self_harm(present) or self._self_harm_too(hit, text):
             others.add(SELF_HARM)
         verdict = self._class_verdict(hit, match, text)
         verdict = self._route(verdict, speaker, urgency, others)
@@ -235,6 +240,14 @@ class SafetyStage:
             )
             return Assessment(situation, verdict)
         return Assessment(situation)
+
+    def _self_harm_too(self, hit: SafetyHit, text: str) -> bool:
+        """Another crisis class won, but the learned model also reads self-harm in it."""
+        return (
+            hit.intent in CRISIS - {SELF_HARM}
+            and self.model is not None
+            and self.model.claim(text, SELF_HARM) > SELF_HARM_TOO
+        )
 
     def _topics(self, v: Verdict) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for t in (v.intent, v.also, v.topic) if t))

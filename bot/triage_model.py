@@ -120,6 +120,16 @@ class TriageModel:
         return float(d[self._crisis[self._crisis_labels.index(label)]] - d[self._none])
 
 
+    def claim(self, text: str, label: str) -> float:
+        """The class's own one-vs-rest decision value for the normalised text (above 0: the
+        class claims the message on its own, whatever else it is); -inf for a class it does
+        not know."""
+        if label not in self._crisis_labels:
+            return -math.inf
+        d = self._classifier.decision(text)
+        return float(d[self._crisis[self._crisis_labels.index(label)]])
+
+
 def training_set(kb: KnowledgeBase, max_examples: int | None = None) -> tuple[list[str], list[str]]:
     """Normalised texts and their labels: a safety intent's id, or "none". Every crisis
     example and every line of triage_examples.yaml is kept; on a knowledge base too big to
