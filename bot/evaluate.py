@@ -31,10 +31,18 @@ class Outcome:
     intent: str
     safety: str
     confidence: float
+    # Topics whose own part a safety answer carried (its class's addendum for the topic).
+    told: tuple[str, ...] = ()
 
     @property
     def correct(self) -> bool:
         return self.intent in self.case.expected
+
+    @property
+    def answered(self) -> bool:
+        """Top-1, or a safety answer that also gave the expected topic's own part ("I'm
+        being sextorted, what do I do?": the disclosure answer with the sextortion steps)."""
+        return self.correct or any(t in self.case.expected for t in self.told)
 
 
 @dataclass(slots=True)
@@ -43,6 +51,7 @@ class Report:
     cases: int = 0
     in_scope: int = 0
     in_scope_accuracy: float = 0.0
+    in_scope_answered: float = 0.0  # top-1, or a safety answer with the topic's part
     overall_accuracy: float = 0.0
     out_of_scope: int = 0
     out_of_scope_false_accept_rate: float = 0.0
@@ -93,7 +102,10 @@ def run(engine: Engine, cases: Iterable[Case]) -> list[Outcome]:
     out = []
     for c in cases:
         r = engine.respond(c.text, _audience(c.audience))
-        out.append(Outcome(c, r.intent, r.safety.value, r.confidence))
+        triage = engine.kb.intents[r.intent].triage
+        topics = getattr(r.situation, "topics", ())
+        told = tuple(t for t in topics if triage and t in triage.addenda)
+        out.append(Outcome(c, r.intent, r.safety.value, r.confidence, told))
     return out
 
 
@@ -125,6 +137,7 @@ def _matching(rep: Report, outcomes: Sequence[Outcome]) -> None:
     oos = [o for o in outcomes if o.case.expected == (FALLBACK,)]
     rep.in_scope = len(ins)
     rep.in_scope_accuracy = _ratio(sum(o.correct for o in ins), len(ins))
+    rep.in_scope_answered = _ratio(sum(o.answered for o in ins), len(ins))
     rep.fallback_rate_in_scope = _ratio(sum(o.intent == FALLBACK for o in ins), len(ins))
     rep.out_of_scope = len(oos)
     rep.out_of_scope_false_accept_rate = _ratio(sum(o.intent != FALLBACK for o in oos), len(oos))
@@ -188,6 +201,7 @@ def to_text(rep: Report, show_errors: int = 0) -> str:
     lines = [
         f"== {rep.name}: {rep.cases} cases ==",
         f"top-1 accuracy, in scope     {rep.in_scope_accuracy:7.1%}  ({rep.in_scope} cases)",
+        f"  or safety answer with topic {rep.in_scope_answered:7.1%}",
         f"top-1 accuracy, all cases    {rep.overall_accuracy:7.1%}",
         f"fallback rate, in scope      {rep.fallback_rate_in_scope:7.1%}",
         f"out-of-scope false accepts   {rep.out_of_scope_false_accept_rate:7.1%}"

@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import yaml
 from rapidfuzz import fuzz, process
 
 from bot import evalsets
@@ -65,6 +67,44 @@ def without_blocks(lines: list[str]) -> list[str]:
     return out
 
 
+def rewrite(
+    text: str,
+    cases: Iterable[dict],
+    norm: Callable[[str], str],
+    also_known: Iterable[str] = (),
+    held_out: Sequence[str] = (),
+) -> tuple[str, dict[str, list[str]]]:
+    """The file's text with the blocks rewritten from `cases`, and what each block holds.
+    Known lines are the file's own without the blocks (plus `also_known`, normalised), so
+    running it again gives the same file."""
+    lines = without_blocks(text.splitlines())
+    own = yaml.safe_load("\n".join(lines)) or {}
+    known = {norm(str(t)) for texts in own.values() for t in texts or ()}
+    known |= set(also_known)
+    add: dict[str, list[str]] = defaultdict(list)
+    for case in cases:
+        cls, seen = label(case), norm(case["text"])
+        if cls is None or not seen or seen in known:
+            continue
+        if held_out and process.extractOne(
+            seen, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE
+        ):
+            continue
+        known.add(seen)
+        add[cls].append(case["text"].strip())
+    for cls, texts in sorted(add.items()):
+        # At the end of the class's list: the next top-level key, or the end of the file.
+        start = lines.index(f"{cls}:")
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i] and lines[i][0].isalpha()),
+            len(lines),
+        )
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        lines[end:end] = [MARK] + [f"- {json.dumps(t, ensure_ascii=False)}" for t in texts]
+    return "\n".join(lines) + "\n", dict(add)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dry-run", action="store_true")
@@ -75,36 +115,22 @@ def main() -> None:
     def norm(text: str) -> str:
         return normalise(text, kb.replacements).text
 
-    lines = without_blocks(FILE.read_text(encoding="utf-8").splitlines())
-    known = {norm(str(t)) for texts in kb.triage_examples.values() for t in texts}
-    known |= {norm(e) for i in kb.intents.values() for e in i.examples}
-    held_out = [norm(t) for t in sets.held_out_texts()]
-    add: dict[str, list[str]] = defaultdict(list)
-    for s in sets.select(Task.SITUATION, learned_from=Learned.TRIAGE_EXAMPLES):
-        for case in sets.rows(s):
-            cls, text = label(case), norm(case["text"])
-            if cls is None or not text or text in known:
-                continue
-            if process.extractOne(
-                text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE
-            ):
-                continue
-            known.add(text)
-            add[cls].append(case["text"].strip())
+    cases = [
+        case
+        for s in sets.select(Task.SITUATION, learned_from=Learned.TRIAGE_EXAMPLES)
+        for case in sets.rows(s)
+    ]
+    text, add = rewrite(
+        FILE.read_text(encoding="utf-8"),
+        cases,
+        norm,
+        also_known={norm(e) for i in kb.intents.values() for e in i.examples},
+        held_out=[norm(t) for t in sets.held_out_texts()],
+    )
     for cls, texts in sorted(add.items()):
         print(f"{cls:28s} +{len(texts)}")
-        # At the end of the class's list: the next top-level key, or the end of the file.
-        start = lines.index(f"{cls}:")
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i] and lines[i][0].isalpha()),
-            len(lines),
-        )
-        while end > start + 1 and not lines[end - 1].strip():
-            end -= 1
-        block = [MARK] + [f"- {json.dumps(t, ensure_ascii=False)}" for t in texts]
-        lines[end:end] = block
     if not args.dry_run:
-        FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        FILE.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import evalsets
 from bot.evalsets import ManifestError, Role, Task
@@ -125,3 +126,28 @@ def test_a_set_without_a_path_is_named_by_its_place(tmp_path: Path) -> None:
     (tmp_path / "manifest.yaml").write_text("sets: {a: 1}\n")
     with pytest.raises(ManifestError, match=re.escape("sets: Input should be a valid")):
         evalsets.read(tmp_path)
+
+
+def test_learned_probe_blocks_are_rewritten_not_lost() -> None:
+    # Round 15 found the script dropping the earlier blocks on a second run: their texts
+    # counted as already known, then the blocks were taken out.
+    from eval.learn_situation_probes import MARK, rewrite
+
+    base = "disclosure:\n- my own line\nnone:\n- hi there\n"
+    cases = [
+        {"text": "he made me keep it secret", "expect": "disclosure"},
+        {"text": "my own line", "expect": "disclosure"},
+        {"text": "going out tonight with mates", "expect": "none"},
+        {"text": "my mate found pictures", "expect": "finder_help"},
+    ]
+    once, added = rewrite(base, cases, str.lower)
+    assert added == {
+        "disclosure": ["he made me keep it secret"],
+        "none": ["going out tonight with mates"],
+    }
+    assert once.count(MARK) == 2 and yaml.safe_load(once)["disclosure"] == [
+        "my own line",
+        "he made me keep it secret",
+    ]
+    twice, _ = rewrite(once, cases, str.lower)
+    assert twice == once
