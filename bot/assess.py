@@ -42,10 +42,12 @@ from .triage_model import TriageModel
 # A safety intent reached through its example questions (not its rules) must score this high.
 SAFETY_EXAMPLE_THRESHOLD = 0.88
 # Self-harm told inside another crisis ("blackmailed and now says his life is over"): the
-# learned model's self-harm decision value above this adds the self-harm help first. Chosen on
-# the tuned probes 14 and 15 (round 15): -0.25 found 102 of their 117 mixed messages, and
-# moved 2 of 240 disclosures and 3 of 206 emergencies without self-harm to self-harm first.
-SELF_HARM_TOO = -0.25
+# learned model's own self-harm decision value above this adds the self-harm help first.
+# Chosen on probes 14 and 15 before they were learned (-0.25: 102 of their 117 mixed
+# messages, 2 of 240 disclosures and 3 of 206 emergencies moved), then re-checked on probe_12
+# after retraining in round 15: -0.2 keeps 56 of its 61 mixed messages and moves none of its
+# 110 disclosures (-0.25: 57, and 1).
+SELF_HARM_TOO = -0.2
 # The semantic net's refusal stands unless the linear model puts "none" this far ahead.
 NET_HARM_LEAN = -1.0
 
@@ -288,17 +290,24 @@ class SafetyStage:
         """The last net: wording whose meaning is close to known crises (semantic_net.py).
         A refusal also needs the linear model not to read the message plainly as none:
         meaning alone put "good apps for kids that don't have chat" next to requests for
-        apps to reach children."""
+        apps to reach children. An emergency also needs the words to say it is happening now."""
         found = self.net.check(text) if self.net is not None else None
         if found is None:
             return None
         if found.intent == HARM and self.model and self.model.lean(text, HARM) < NET_HARM_LEAN:
+            return None
+        if found.intent == DANGER and not self._says_now(text):
+            # Meaning alone cannot tell "is going to meet him" from "is meeting him tonight".
             return None
         triage = self.kb.intents[found.intent].triage
         assert triage is not None
         return SafetyHit(
             found.intent, triage.safety, triage.priority, Source.SEMANTIC.value, score=found.score
         )
+
+    def _says_now(self, text: str) -> bool:
+        present = self.triager.concepts_in(self.triager.correct(text))
+        return self.reader.urgency(present, False, True) is Urgency.NOW
 
     def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the

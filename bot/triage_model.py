@@ -37,7 +37,7 @@ NONE = "none"
 @dataclass(frozen=True, slots=True)
 class TriageModelConfig:
     enabled: bool = True
-    c: float = 1.0  # LinearSVC's regularisation
+    c: float = 0.5  # LinearSVC's regularisation
     margin: float = 0.0  # how far the crisis class must beat "none"
     min_words: int = 3
     # Classes whose answer is the most jarring when wrong (999 first; a refusal).

@@ -110,14 +110,16 @@ def test_the_learned_checks_catch_what_the_rules_miss(
         assert reply.safety is safety
 
 
-def test_the_semantic_net_catches_what_the_rest_missed(
+def test_the_semantic_net_catches_what_the_rules_miss(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Nothing but meaning places it: a fake picture, told without the usual words.
+    # Nothing but meaning places it: a fake picture, told without the usual words. Since
+    # round 15 the linear model learns enough probes to place it too, so it is set aside.
     text = (
         "an account keeps posting a fake edited photo of me with no clothes and everyone "
         "believes it"
     )
+    monkeypatch.setattr(engine, "triage_model", None)
     reply = engine.respond(text)
     assert (reply.intent, reply.triaged_by, reply.safety) == (
         "disclosure",

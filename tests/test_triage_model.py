@@ -22,7 +22,7 @@ from bot.triage_model import ModelHit, TriageModel, TriageModelConfig, training_
 # Wordings no rule knows (checked below with the rules alone), written for this test.
 UNKNOWN_TO_THE_RULES = [
     ("mums new partner makes me sit with him when shes at work and it feels wrong", "disclosure"),
-    ("he wants to pick me up after school and said not to tell anyone", "disclosure"),
+    ("he keeps offering me lifts and says mum doesnt need to know", "disclosure"),
     ("i think about touching children and it scares me", "worried_about_own_thoughts"),
 ]
 
@@ -167,7 +167,8 @@ def test_the_learned_checks_honest_measures_are_not_its_training_data(kb: Knowle
 def test_model_scores_match_scikit_learn(engine: Engine, kb: KnowledgeBase) -> None:
     texts, labels = training_set(kb)
     names = sorted(set(labels))
-    _, (char, word, model) = fit(texts, [names.index(x) for x in labels], 1.0)
+    c = TriageModelConfig().c
+    _, (char, word, model) = fit(texts, [names.index(x) for x in labels], c)
     probe = [_norm(kb, t) for t, _ in UNKNOWN_TO_THE_RULES]
     want = model.decision_function(hstack([char.transform(probe), word.transform(probe)]))
     assert engine.triage_model is not None
