@@ -80,8 +80,7 @@ def main() -> int:
         rss.append(mem.get("VmRSS", 0) / 1024)
     print(f"python: {args.python}{' (cold cache)' if args.cold else ''}, {args.runs} runs")
     print(
-        f"start-up to /readyz 200: median {statistics.median(times):.2f} s, "
-        f"max {max(times):.2f} s"
+        f"start-up to /readyz 200: median {statistics.median(times):.2f} s, max {max(times):.2f} s"
     )
     print(f"peak memory while starting (VmHWM): median {statistics.median(peaks):.0f} MB")
     print(f"memory when ready (VmRSS): median {statistics.median(rss):.0f} MB")

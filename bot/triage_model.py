@@ -119,7 +119,6 @@ class TriageModel:
             return -math.inf
         return float(d[self._crisis[self._crisis_labels.index(label)]] - d[self._none])
 
-
     def claim(self, text: str, label: str) -> float:
         """The class's own one-vs-rest decision value for the normalised text (above 0: the
         class claims the message on its own, whatever else it is); -inf for a class it does
