@@ -14,8 +14,10 @@ urgent, what about) then decides the answer, in this order:
 
 - a finder of abuse images, or an adult worried about another adult, gets their own answer,
   never the refusal; someone asking for help with their own thoughts is never refused;
-- self-harm told together with another harm leads with the self-harm help;
-- a crisis happening now is an emergency: 999 first;
+- self-harm told together with another harm (its words, or the learned model's self-harm
+  class) leads with the self-harm help;
+- a crisis happening now (its words, or the learned model's danger class claiming it) is an
+  emergency: 999 first;
 - a friend telling about a friend's crisis gets how to help them (a question about a topic
   keeps the topic's answer);
 - a message nothing placed but that carries distress gets "something might be wrong" with
@@ -151,6 +153,8 @@ class SafetyStage:
         match = ranking.full
         others = {h.intent for h in self.triager.hits(text)} if rule else set()
         urgency = self.reader.urgency(present, hit.safety is Safety.EMERGENCY, hit.intent in CRISIS)
+        if urgency is not Urgency.NOW and self._danger_too(hit, text):
+            urgency = Urgency.NOW
         if self.reader.self_harm(present) or self._self_harm_too(hit, text):
             others.add(SELF_HARM)
         verdict = self._class_verdict(hit, match, text)
@@ -242,6 +246,15 @@ class SafetyStage:
             )
             return Assessment(situation, verdict)
         return Assessment(situation)
+
+    def _danger_too(self, hit: SafetyHit, text: str) -> bool:
+        """Another crisis class won, but the learned model's danger class claims the message
+        on its own (decision value above 0, the bar its own emergency answers need)."""
+        return (
+            hit.intent in CRISIS - {DANGER}
+            and self.model is not None
+            and self.model.claim(text, DANGER) > 0
+        )
 
     def _self_harm_too(self, hit: SafetyHit, text: str) -> bool:
         """Another crisis class won, but the learned model also reads self-harm in it."""

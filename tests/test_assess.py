@@ -141,3 +141,34 @@ def test_the_ranking_is_partial_unless_a_verdict_needs_it_whole(engine: Engine) 
     ranking = Ranking(engine.matcher, norm)
     assert engine.safety.assess(norm, ranking).verdict is not None
     assert ranking.best() is ranking.full
+
+
+@pytest.mark.parametrize(
+    ("text", "with_model", "rules_alone"),
+    [
+        # self-harm no rule reads, inside a disclosure: the learned self-harm class leads
+        (
+            "my daughter was blackmailed with a photo and now she says nothing is worth it anymore",
+            ("self_harm", "disclosure", Safety.URGENT),
+            ("disclosure", None, Safety.URGENT),
+        ),
+        # danger now that no "now" word says: the learned danger class makes it 999 first
+        (
+            "the man from snap who has my pics is at the park where i am, he keeps looking at me",
+            ("disclosure", None, Safety.EMERGENCY),
+            ("disclosure", None, Safety.URGENT),
+        ),
+    ],
+)
+def test_the_learned_model_adds_what_the_words_of_a_crisis_leave_out(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    with_model: tuple,
+    rules_alone: tuple,
+) -> None:
+    v = assess(engine, text)
+    assert v is not None and (v.intent, v.also, v.level) == with_model
+    monkeypatch.setattr(engine, "triage_model", None)
+    v = assess(engine, text)
+    assert v is not None and (v.intent, v.also, v.level) == rules_alone
