@@ -19,6 +19,7 @@ _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4\u02bc")
 # instead of a category look-up per character.
 _ASCII_DROP = {i: None for i in range(128) if unicodedata.category(chr(i)) in _DROP}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_DIGIT = re.compile(r"\d")
 _LONG_RUN = re.compile(r"([a-z])\1{2,}")
 _AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr old|yrs old|years old|year old|yr|yrs)\b")
 # Text-speak "2" and "4" read as "to" and "for" only before words that show it ("wants me 2
@@ -61,8 +62,9 @@ def fold(text: str) -> str:
 
 
 def expand(text: str, replacements: Mapping[str, str]) -> str:
-    text = _AGE.sub(r"\1 year old", text)
-    text = _FOUR.sub("for ", _TWO.sub("to ", text))
+    if _DIGIT.search(text):  # all three need a digit; most texts have none (start-up time)
+        text = _AGE.sub(r"\1 year old", text)
+        text = _FOUR.sub("for ", _TWO.sub("to ", text))
     return " ".join(replacements.get(tok, tok) for tok in text.split())
 
 
