@@ -51,7 +51,9 @@ SAFETY_EXAMPLE_THRESHOLD = 0.88
 # 110 disclosures (-0.25: 57, and 1).
 SELF_HARM_TOO = -0.2
 # The semantic net's refusal stands unless the linear model puts "none" this far ahead.
-NET_HARM_LEAN = -1.0
+# Round 16: -1.0 -> -0.75 after learning probe_16 gave the net more refusal lines; on
+# probe_12's counts (no text read) it stopped refusing one finder and lost no refusal.
+NET_HARM_LEAN = -0.75
 
 
 class Source(StrEnum):
@@ -152,6 +154,12 @@ class SafetyStage:
             return self._without_class(ranking, present, speaker)
         match = ranking.full
         others = {h.intent for h in self.triager.hits(text)} if rule else set()
+        if (
+            hit.safety is not Safety.EMERGENCY
+            and not rule
+            and self.triager.emergency(hit.intent, text)
+        ):
+            hit = replace(hit, safety=Safety.EMERGENCY)  # a net's class, now by its own patterns
         urgency = self.reader.urgency(present, hit.safety is Safety.EMERGENCY, hit.intent in CRISIS)
         if urgency is not Urgency.NOW and self._danger_too(hit, text):
             urgency = Urgency.NOW

@@ -137,6 +137,12 @@ class Triager:
         rx = self._concepts.get(name)
         return rx is not None and rx.search(text) is not None
 
+    def emergency(self, intent_id: str, text: str) -> bool:
+        """Whether the class's `emergency_patterns` match: asked also when a learned net, not
+        a rule, gave the class ("shes cut her arms badly" read as self-harm by the model)."""
+        regexes = self._regexes.get(intent_id)
+        return regexes is not None and regexes[2].any(text, self._screen.scan(text))
+
     def topic_first(self, intent_id: str, text: str, present: frozenset[str] | None) -> bool:
         """Whether one of the class's `topic_first` combinations holds (typos read as concept
         words); `present` is the message's concepts when triage already looked them up."""
