@@ -51,6 +51,11 @@ SAFETY_EXAMPLE_THRESHOLD = 0.88
 # 110 disclosures (-0.25: 57, and 1).
 SELF_HARM_TOO = -0.2
 # The semantic net's refusal stands unless the linear model puts "none" this far ahead.
+# The linear model's refusal of a message with protective words ("job", "report", "signs")
+# needs this much over "none". Round 16, read on probe_12, safety_probe_4 and near_miss_8: its 6
+# true refusals with such words lean 0.48-2.33, its 2 false ones (a teenager asking about a
+# crush, and about a job with children) 0.00-0.05.
+PROTECTED_HARM_MARGIN = 0.25
 # Round 16: -1.0 -> -0.75 after learning probe_16 gave the net more refusal lines; on
 # probe_12's counts (no text read) it stopped refusing one finder and lost no refusal.
 NET_HARM_LEAN = -0.75
@@ -301,6 +306,12 @@ class SafetyStage:
         found = self.model.check(text)
         if found is None:
             return None
+        if (
+            found.intent == HARM
+            and found.margin < PROTECTED_HARM_MARGIN
+            and self.triager.has_concept("protective", text)
+        ):
+            return None  # "how can i get a job working with kids": a close call, words of care
         triage = self.kb.intents[found.intent].triage
         assert triage is not None
         return SafetyHit(
