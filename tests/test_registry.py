@@ -4,6 +4,7 @@ hours as data in Europe/London, "open now" computed, and docs/SOURCES.md made fr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,37 @@ def test_bad_registry_entries_name_helpline_and_field(kb_copy: Path, change, nee
     with pytest.raises(KnowledgeBaseError) as info:
         load(kb_copy)
     assert needle in str(info.value)
+
+
+def _offline_help() -> list[dict[str, str]]:
+    """The widget's offline copy of the helplines (web_widget/signpost.js, OFFLINE_HELP)."""
+
+    root = Path(__file__).resolve().parents[1]
+    src = (root / "web_widget" / "signpost.js").read_text(encoding="utf-8")
+    block = re.search(r"var OFFLINE_HELP = \[(.*?)\];", src, re.S)
+    assert block, "OFFLINE_HELP not found"
+    entries = re.findall(r"\{(.*?)\}", block.group(1), re.S)
+    return [dict(re.findall(r"(\w+): '([^']*)'", e)) for e in entries]
+
+
+def test_the_widgets_offline_helplines_agree_with_the_registry() -> None:
+    # The registry (content/helplines.yaml) is the one source of helpline facts; the widget
+    # keeps a copy only for when the API cannot be reached, and it must not drift.
+    root = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((root / "content" / "helplines.yaml").read_text(encoding="utf-8"))
+    known = {h["id"]: h for h in raw["helplines"]}
+    offline = _offline_help()
+    assert [o["id"] for o in offline[:3]] == ["childline", "nspcc_helpline", "emergency"]
+    for o in offline:
+        fact = known[o["id"]]
+        channels = {c["value"] for c in fact.get("channels", ())}
+        assert fact["name"].startswith(o["name"]), (o["id"], o["name"])
+        for key in ("phone", "url"):
+            if key in o:
+                assert o[key] == fact.get(key), (o["id"], key, o[key])
+        if "contact_url" in o:
+            assert o["contact_url"] in channels | {fact.get("contact_url")}, o["id"]
+        if "sms" in o:
+            assert o["sms"] in channels, o["id"]
+        if "text" in o:
+            assert o["text"] in {c["label"] for c in fact.get("channels", ())}, o["id"]
