@@ -159,16 +159,11 @@ class SafetyStage:
             return self._without_class(ranking, present, speaker)
         match = ranking.full
         others = {h.intent for h in self.triager.hits(text)} if rule else set()
-        if (
-            hit.safety is not Safety.EMERGENCY
-            and not rule
-            and self.triager.emergency(hit.intent, text)
-        ):
-            hit = replace(hit, safety=Safety.EMERGENCY)  # a net's class, now by its own patterns
         urgency = self.reader.urgency(present, hit.safety is Safety.EMERGENCY, hit.intent in CRISIS)
-        if urgency is not Urgency.NOW and self._danger_too(hit, text):
+        danger_too, self_harm_too = self._model_also_reads(hit, text)
+        if danger_too:
             urgency = Urgency.NOW
-        if self.reader.self_harm(present) or self._self_harm_too(hit, text):
+        if self_harm_too or self.reader.self_harm(present):
             others.add(SELF_HARM)
         verdict = self._class_verdict(hit, match, text)
         verdict = self._route(verdict, speaker, urgency, others)
@@ -260,21 +255,16 @@ class SafetyStage:
             return Assessment(situation, verdict)
         return Assessment(situation)
 
-    def _danger_too(self, hit: SafetyHit, text: str) -> bool:
-        """Another crisis class won, but the learned model's danger class claims the message
-        on its own (decision value above 0, the bar its own emergency answers need)."""
+    def _model_also_reads(self, hit: SafetyHit, text: str) -> tuple[bool, bool]:
+        """Whether, in a crisis another class won, the learned model's danger class claims
+        the message on its own (above 0, the bar its own emergency answers need) and its
+        self-harm class reads it (above SELF_HARM_TOO): one decision for both."""
+        if self.model is None or hit.intent not in CRISIS:
+            return False, False
+        scores = self.model.scores(text)
         return (
-            hit.intent in CRISIS - {DANGER}
-            and self.model is not None
-            and self.model.claim(text, DANGER) > 0
-        )
-
-    def _self_harm_too(self, hit: SafetyHit, text: str) -> bool:
-        """Another crisis class won, but the learned model also reads self-harm in it."""
-        return (
-            hit.intent in CRISIS - {SELF_HARM}
-            and self.model is not None
-            and self.model.claim(text, SELF_HARM) > SELF_HARM_TOO
+            hit.intent != DANGER and scores.claim(DANGER) > 0,
+            hit.intent != SELF_HARM and scores.claim(SELF_HARM) > SELF_HARM_TOO,
         )
 
     def _topics(self, v: Verdict) -> tuple[str, ...]:
@@ -296,8 +286,7 @@ class SafetyStage:
             return None
         if self.triager.has_concept("topic_question", text):
             return None  # "what does self-harm mean" asks about a word, not for help now
-        triage = intent.triage
-        return SafetyHit(intent.id, triage.safety, triage.priority, Source.EXAMPLE.value)
+        return self._hit(intent.id, Source.EXAMPLE, text)
 
     def _model(self, text: str) -> SafetyHit | None:
         """The second net: wording the rules do not know that the model reads as a crisis."""
@@ -312,11 +301,7 @@ class SafetyStage:
             and self.triager.has_concept("protective", text)
         ):
             return None  # "how can i get a job working with kids": a close call, words of care
-        triage = self.kb.intents[found.intent].triage
-        assert triage is not None
-        return SafetyHit(
-            found.intent, triage.safety, triage.priority, Source.MODEL.value, score=found.score
-        )
+        return self._hit(found.intent, Source.MODEL, text, found.score)
 
     def _net(self, text: str) -> SafetyHit | None:
         """The last net: wording whose meaning is close to known crises (semantic_net.py).
@@ -328,18 +313,31 @@ class SafetyStage:
             return None
         if found.intent == HARM and self.model and self.model.lean(text, HARM) < NET_HARM_LEAN:
             return None
-        if found.intent == DANGER and not self._says_now(text):
-            # Meaning alone cannot tell "is going to meet him" from "is meeting him tonight".
-            return None
-        triage = self.kb.intents[found.intent].triage
-        assert triage is not None
-        return SafetyHit(
-            found.intent, triage.safety, triage.priority, Source.SEMANTIC.value, score=found.score
-        )
+        present = None
+        if found.intent == DANGER:
+            present = self.triager.concepts_in(self.triager.correct(text))
+            if self.reader.urgency(present, False, True) is not Urgency.NOW:
+                # Meaning alone cannot tell "is going to meet him" from "is meeting him tonight".
+                return None
+        return self._hit(found.intent, Source.SEMANTIC, text, found.score, present)
 
-    def _says_now(self, text: str) -> bool:
-        present = self.triager.concepts_in(self.triager.correct(text))
-        return self.reader.urgency(present, False, True) is Urgency.NOW
+    def _hit(
+        self,
+        intent_id: str,
+        source: Source,
+        text: str,
+        score: float = 1.0,
+        concepts: frozenset[str] | None = None,
+    ) -> SafetyHit:
+        """A class given by a safety example or a learned net: the class's own level, raised
+        to an emergency by its `emergency_patterns` as for a rule ("shes cut her arms badly",
+        read as self-harm by the model)."""
+        triage = self.kb.intents[intent_id].triage
+        assert triage is not None
+        level = triage.safety
+        if level is not Safety.EMERGENCY and self.triager.emergency(intent_id, text):
+            level = Safety.EMERGENCY
+        return SafetyHit(intent_id, level, triage.priority, source.value, concepts, score)
 
     def _topic_first(self, hit: SafetyHit, match: Match, text: str) -> bool:
         """A question about a topic that also reads as a possible disclosure: answer the

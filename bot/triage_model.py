@@ -108,25 +108,34 @@ class TriageModel:
             return None
         return ModelHit(label, margin)
 
-    def lean(self, text: str, label: str | None = None) -> float:
-        """How far the model puts `label` (default: the likeliest crisis class) above "none"
-        for the normalised text (negative: it reads the message as none); -inf for a class
-        it does not know."""
+    def scores(self, text: str) -> Scores:
+        """Every class's decision value for the normalised text, computed once."""
         d = self._classifier.decision(text)
-        if label is None:
-            return float(d[self._crisis].max() - d[self._none])
-        if label not in self._crisis_labels:
-            return -math.inf
-        return float(d[self._crisis[self._crisis_labels.index(label)]] - d[self._none])
+        values = zip(self._crisis_labels, d[self._crisis].tolist(), strict=True)
+        return Scores(dict(values), float(d[self._none]))
 
-    def claim(self, text: str, label: str) -> float:
-        """The class's own one-vs-rest decision value for the normalised text (above 0: the
-        class claims the message on its own, whatever else it is); -inf for a class it does
-        not know."""
-        if label not in self._crisis_labels:
-            return -math.inf
-        d = self._classifier.decision(text)
-        return float(d[self._crisis[self._crisis_labels.index(label)]])
+    def lean(self, text: str, label: str | None = None) -> float:
+        """Scores.lean for the normalised text."""
+        return self.scores(text).lean(label)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """The model's decision values for one text: each crisis class's, and "none"'s."""
+
+    crisis: dict[str, float]
+    none: float
+
+    def claim(self, label: str) -> float:
+        """The class's own one-vs-rest value (above 0: the class claims the message on its
+        own, whatever else it is); -inf for a class the model does not know."""
+        return self.crisis.get(label, -math.inf)
+
+    def lean(self, label: str | None = None) -> float:
+        """How far `label` (default: the likeliest crisis class) is above "none" (negative:
+        the model reads the message as none)."""
+        best = max(self.crisis.values()) if label is None else self.claim(label)
+        return best - self.none
 
 
 def training_set(kb: KnowledgeBase, max_examples: int | None = None) -> tuple[list[str], list[str]]:

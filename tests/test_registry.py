@@ -207,11 +207,13 @@ def test_bad_registry_entries_name_helpline_and_field(kb_copy: Path, change, nee
     assert needle in str(info.value)
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 def _offline_help() -> list[dict[str, str]]:
     """The widget's offline copy of the helplines (web_widget/signpost.js, OFFLINE_HELP)."""
 
-    root = Path(__file__).resolve().parents[1]
-    src = (root / "web_widget" / "signpost.js").read_text(encoding="utf-8")
+    src = (REPO / "web_widget" / "signpost.js").read_text(encoding="utf-8")
     block = re.search(r"var OFFLINE_HELP = \[(.*?)\];", src, re.S)
     assert block, "OFFLINE_HELP not found"
     entries = re.findall(r"\{(.*?)\}", block.group(1), re.S)
@@ -221,8 +223,7 @@ def _offline_help() -> list[dict[str, str]]:
 def test_the_widgets_offline_helplines_agree_with_the_registry() -> None:
     # The registry (content/helplines.yaml) is the one source of helpline facts; the widget
     # keeps a copy only for when the API cannot be reached, and it must not drift.
-    root = Path(__file__).resolve().parents[1]
-    raw = yaml.safe_load((root / "content" / "helplines.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((REPO / "content" / "helplines.yaml").read_text(encoding="utf-8"))
     known = {h["id"]: h for h in raw["helplines"]}
     offline = _offline_help()
     assert [o["id"] for o in offline[:3]] == ["childline", "nspcc_helpline", "emergency"]
