@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Fitted, fit_in_child, from_arrays, learnable, to_arrays
+from .classifier import Fitted, Head, Learned, fit_in_child, from_arrays, learnable, to_arrays
 
 log = logging.getLogger("signpost.artefact")
 
@@ -53,7 +53,7 @@ def cache_dir() -> Path:
     return Path(base) / "signpost"
 
 
-def read(path: Path) -> dict[str, Fitted]:
+def read(path: Path) -> dict[str, Learned]:
     """Every model in an artefact file, by job key; {} (logged) if it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -64,7 +64,7 @@ def read(path: Path) -> dict[str, Fitted]:
         return {}
 
 
-def write(models: Mapping[str, Fitted], path: Path) -> Path:
+def write(models: Mapping[str, Learned], path: Path) -> Path:
     """One .npz with every model, written whole or not at all."""
     arrays: dict[str, np.ndarray] = {"keys": np.asarray(json.dumps(sorted(models)))}
     for key, fitted in models.items():
@@ -94,23 +94,23 @@ class ModelStore:
     files: Sequence[Path] = ()
     cache: Path | None = None  # where trained jobs are written and looked for; None: nowhere
     train: bool = True  # False: a job not found is an error (`signpost train --check`)
-    used: dict[str, Fitted] = field(default_factory=dict)
+    used: dict[str, Learned] = field(default_factory=dict)
     trained: list[str] = field(default_factory=list)
-    _loaded: dict[str, Fitted] | None = None
+    _loaded: dict[str, Learned] | None = None
 
     @classmethod
     def default(cls) -> ModelStore:
         files = [Path(p) for p in (os.environ.get("SIGNPOST_MODEL"),) if p]
         return cls(files=[*files, PACKAGED], cache=cache_dir())
 
-    def _known(self) -> dict[str, Fitted]:
+    def _known(self) -> dict[str, Learned]:
         if self._loaded is None:
             self._loaded = {}
             for path in reversed([p for p in self.files if p.is_file()]):
                 self._loaded.update(read(path))  # earlier files win
         return self._loaded
 
-    def _cached(self, key: str) -> Fitted | None:
+    def _cached(self, key: str) -> Learned | None:
         path = self.cache / f"{key}.npz" if self.cache else None
         if path is None or not path.is_file():
             return None
@@ -119,8 +119,34 @@ class ModelStore:
     def get(
         self, name: str, texts: Sequence[str], rows: Sequence[int], c: float, without: str
     ) -> Fitted | None:
-        """The model for this job, or None when there is too little to learn from or
+        """The n-gram model for this job, or None when there is too little to learn from or
         training failed (logged, saying what goes on `without` it)."""
+        fitted = self._get(name, texts, rows, c, without, None)
+        return fitted if isinstance(fitted, Fitted) else None
+
+    def head(
+        self,
+        name: str,
+        texts: Sequence[str],
+        rows: Sequence[int],
+        c: float,
+        without: str,
+        vectors: np.ndarray,
+    ) -> Head | None:
+        """The same for a head over the texts' sentence vectors; `name` must name the
+        encoder, since the key hashes the texts, not their vectors."""
+        head = self._get(name, texts, rows, c, without, vectors)
+        return head if isinstance(head, Head) else None
+
+    def _get(
+        self,
+        name: str,
+        texts: Sequence[str],
+        rows: Sequence[int],
+        c: float,
+        without: str,
+        vectors: np.ndarray | None,
+    ) -> Learned | None:
         if not learnable(texts, rows):
             return None
         key = job_key(name, texts, rows, c)
@@ -129,7 +155,7 @@ class ModelStore:
             if not self.train:
                 raise LookupError(f"no built model for {name} ({key}): run `signpost train`")
             log.info("training the %s model: no built model for this content (%s)", name, key)
-            fitted = fit_in_child(texts, rows, c, without)
+            fitted = fit_in_child(texts, rows, c, without, vectors)
             if fitted is None:
                 return None
             self.trained.append(key)
@@ -137,7 +163,7 @@ class ModelStore:
         self.used[key] = fitted
         return fitted
 
-    def _save_to_cache(self, key: str, fitted: Fitted) -> None:
+    def _save_to_cache(self, key: str, fitted: Learned) -> None:
         if self.cache is None:
             return
         try:

@@ -6,6 +6,10 @@ word pairs) learns from all of an intent's examples at once which pieces of word
 apart, so it generalises to phrasings no single example has ("what happens to him if he
 keeps the photo"). Cross-validation chose it (HISTORY.md, round 6).
 
+A second, smaller model reads meaning: a logistic regression over the examples' sentence
+vectors (semantic.py), which places wordings that share no n-gram with any example
+(`Head`, `Meaning`; HISTORY.md, round 17).
+
 Training runs with scikit-learn in a child process, once per content (`signpost train`, see
 bot/artefact.py), and the numbers are kept as plain arrays. Scoring a message is done here
 in numpy, the same arithmetic as scikit-learn's transform + decision_function
@@ -110,6 +114,45 @@ class Fitted:
     words: tuple[str, ...]  # every word of the training texts
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A logistic regression over sentence vectors: its classes and weights."""
+
+    classes: np.ndarray  # intent rows, in the order of the model's outputs
+    coef: np.ndarray  # classes x vector size
+    intercept: np.ndarray
+
+
+Learned = Fitted | Head
+
+
+def fit_head(vectors: np.ndarray, rows: Sequence[int], c: float) -> Head:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=3000).fit(vectors, list(rows))
+    return Head(
+        classes=np.asarray(model.classes_, dtype=np.intp),
+        coef=model.coef_.astype(np.float32),
+        intercept=model.intercept_.astype(np.float32),
+    )
+
+
+class Meaning:
+    """Per intent row, the head's probability for a message's vector (scikit-learn's
+    predict_proba); rows it was not trained on 0."""
+
+    def __init__(self, head: Head, n_rows: int) -> None:
+        self.head = head
+        self.n_rows = n_rows
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        d = self.head.coef @ vector + self.head.intercept
+        z = np.exp(d - d.max())
+        out = np.zeros(self.n_rows)
+        out[self.head.classes] = z / z.sum()
+        return out
+
+
 def fit(texts: Sequence[str], rows: Sequence[int], c: float) -> tuple[Fitted, Any]:
     """Train with scikit-learn; returns the model's numbers and scikit-learn's own objects."""
     from scipy.sparse import hstack
@@ -174,12 +217,17 @@ class Classifier:
 
 
 def fit_in_child(
-    texts: Sequence[str], rows: Sequence[int], c: float, without: str
-) -> Fitted | None:
+    texts: Sequence[str],
+    rows: Sequence[int],
+    c: float,
+    without: str,
+    vectors: np.ndarray | None = None,
+) -> Learned | None:
     """Train in a short-lived child process: importing scikit-learn and SciPy costs a server
-    about 90 MB of memory for good, and the child's share is returned when it exits. None
+    about 90 MB of memory for good, and the child's share is returned when it exits. With
+    `vectors` (one per text) the model is a `Head` over them, else the n-gram model. None
     when training failed (logged as an error, saying what goes on `without` it)."""
-    job = pickle.dumps((list(texts), list(rows), c))
+    job = pickle.dumps((list(texts), list(rows), c, vectors))
     here = str(Path(__file__).resolve().parent.parent)  # so the child imports this same `bot`
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
     try:
@@ -208,8 +256,14 @@ def learnable(texts: Sequence[str], rows: Sequence[int]) -> bool:
     return len(set(rows)) >= 3 and len(texts) >= 10
 
 
-def to_arrays(fitted: Fitted, prefix: str) -> dict[str, np.ndarray]:
+def to_arrays(fitted: Learned, prefix: str) -> dict[str, np.ndarray]:
     """The model as plain arrays (no pickle), for numpy's .npz files."""
+    if isinstance(fitted, Head):
+        return {
+            f"{prefix}.head_classes": fitted.classes,
+            f"{prefix}.head_coef": fitted.coef,
+            f"{prefix}.head_intercept": fitted.intercept,
+        }
     out = {f"{prefix}.words": np.asarray(fitted.words, dtype=str)}
     for block in ("char", "word"):
         vocab = getattr(fitted, f"{block}_vocabulary")
@@ -224,7 +278,14 @@ def to_arrays(fitted: Fitted, prefix: str) -> dict[str, np.ndarray]:
     return out
 
 
-def from_arrays(data: Any, prefix: str) -> Fitted:
+def from_arrays(data: Any, prefix: str) -> Learned:
+    if f"{prefix}.head_coef" in data.files:
+        return Head(
+            classes=data[f"{prefix}.head_classes"].astype(np.intp),
+            coef=data[f"{prefix}.head_coef"],
+            intercept=data[f"{prefix}.head_intercept"],
+        )
+
     def vocab(block: str) -> dict[str, int]:
         return {t: i for i, t in enumerate(data[f"{prefix}.{block}_terms"].tolist())}
 
@@ -245,9 +306,12 @@ def _main() -> None:
     # Through the package, not __main__, so the parent can unpickle `bot.classifier.Fitted`.
     from bot import classifier
 
-    texts, rows, c = pickle.loads(sys.stdin.buffer.read())
-    fitted, _ = classifier.fit(texts, rows, c)
-    sys.stdout.buffer.write(pickle.dumps(fitted))
+    texts, rows, c, vectors = pickle.loads(sys.stdin.buffer.read())
+    if vectors is not None:
+        learned: classifier.Learned = classifier.fit_head(vectors, rows, c)
+    else:
+        learned, _ = classifier.fit(texts, rows, c)
+    sys.stdout.buffer.write(pickle.dumps(learned))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ words; the fourth, a linear model over the examples, is classifier.py's):
   the first two signals, so it cannot pull an off-topic message in.
 - A linear model (`classifier.py`: LinearSVC over character and word n-grams of every
   non-safety example, trained once by `signpost train`), blended into the score.
+- Meaning: a logistic regression over the same examples' sentence vectors (semantic.py),
+  blended in at a smaller share; it places wordings that share no n-gram with an example.
 
 The blend weight and the thresholds were chosen on the tuning split of the evaluation set
 (`eval/compare_scorers.py`); the test split is only ever reported.
@@ -35,11 +37,11 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .artefact import ModelStore
-from .classifier import Classifier
 from .matcher_index import Index, TextForms, stem, sum_by_row
+from .matcher_models import linear_model, meaning_head
 from .models import Candidate, IntentKind, KnowledgeBase
 from .normalise import normalise
-from .semantic import ExampleTable, Semantic
+from .semantic import Semantic
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +73,10 @@ class MatcherConfig:
     classifier_temperature: float = 5.0  # softmax sharpness over its decision values
     # Above this many examples the model is not trained (start-up time); matching works without.
     classifier_max_examples: int = 20_000
-    # Meaning (semantic.py): a softmax over intents of the best example similarity, in this
-    # share. Off: at 0.25 first sight accepted more off-topic (HISTORY.md, round 13).
-    semantic_weight: float = 0.0
-    semantic_temperature: float = 0.03
+    # Meaning: the share of the logistic regression over sentence vectors, and its C (chosen
+    # on fresh_23 with eval/compare_semantic_blend.py; HISTORY.md, round 17). 0: off.
+    semantic_weight: float = 0.15
+    semantic_c: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,8 @@ class Matcher:
         cfg = self.config
         index = Index.build(kb, self._forms, cfg.fuzzy_keeps_stopwords, cfg.keyword_bonus)
         self._ids = ids = index.ids
-        self._classifier = self._linear_model(index, models or ModelStore(cache=None))
+        store = models or ModelStore(cache=None)
+        self._classifier = linear_model(index, store, cfg)
         self._set_fuzzy(index)
         # Per intent with `requires`: the stems that define it ("online" for online abuse).
         self._requires = {
@@ -114,19 +117,8 @@ class Matcher:
         }
         self._set_evidence(index)
         self._set_bayes(index)
-        self.semantic = semantic if self.config.semantic_weight > 0 else None
-        self._table = ExampleTable(semantic, index.examples) if self.semantic else None
-
-    def _linear_model(self, index: Index, models: ModelStore) -> Classifier | None:
-        cfg = self.config
-        if cfg.classifier_weight <= 0 or len(index.learn_texts) > cfg.classifier_max_examples:
-            return None
-        fitted = models.get(
-            "matcher", index.learn_texts, index.learn_rows, cfg.classifier_c, "matching without it"
-        )
-        if fitted is None:
-            return None
-        return Classifier(fitted, len(index.ids), cfg.classifier_temperature)
+        self.semantic = semantic if cfg.semantic_weight > 0 else None
+        self._meaning = meaning_head(index, store, self.semantic, cfg)
 
     def _set_fuzzy(self, index: Index) -> None:
         ids, choices, starts = index.ids, index.choices, index.starts
@@ -258,11 +250,9 @@ class Matcher:
 
     def meaning(self, normalised_text: str) -> np.ndarray | None:
         """Per intent: its share of the message's meaning (sums to 1), or None when off."""
-        if self._table is None or self.semantic is None:
+        if self._meaning is None or self.semantic is None:
             return None
-        best = self._table.best(self.semantic.embed(normalised_text))
-        p = np.exp((best - best.max()) / self.config.semantic_temperature)
-        return p / p.sum()
+        return self._meaning.scores(self.semantic.embed(normalised_text))
 
     def _fuzzy_rows(
         self, share: np.ndarray, p: np.ndarray | None, full: bool, sem: np.ndarray | None = None

@@ -91,7 +91,6 @@ class Index:
     full_forms: list[list[str]] = field(default_factory=list)  # examples, stop-words kept
     learn_texts: list[str] = field(default_factory=list)  # the linear model's examples
     learn_rows: list[int] = field(default_factory=list)
-    examples: list[list[str]] = field(default_factory=list)  # per row, normalised (semantic)
 
     @classmethod
     def build(
@@ -124,7 +123,6 @@ class Index:
         present = [n for n in normalised if n]
         row = self._new_row(intent.id, [forms.surface(n, keep_stopwords) for n in present])
         self.full_forms.append([forms.sorted_full(n) for n in present])
-        self.examples.append(present)
         self._count_words(row, texts, keywords, keyword_bonus)
         if intent.kind is not IntentKind.SAFETY:
             self.learn_texts.extend(present)

@@ -86,7 +86,8 @@ class Vectors:
 
     def __init__(self, encoder: Encoder, write_to: Path | None = None) -> None:
         self.encoder = encoder
-        self.name = f"vectors-{tag(encoder)}.npz"
+        self.tag = tag(encoder)
+        self.name = f"vectors-{self.tag}.npz"
         self.write_to = write_to if write_to is not None else cache_dir()
         self.known: dict[str, np.ndarray] = {}
         for base in reversed([*folders(), self.write_to]):
@@ -164,21 +165,3 @@ class Semantic:
         """Train time: the encoder exported if needed; vectors to be saved into `folder`."""
         encoder = build_encoder(folder)
         return cls(encoder, Vectors(encoder, write_to=folder))
-
-
-class ExampleTable:
-    """Examples' vectors grouped by row (an intent, a safety class): `best(vector)` is each
-    row's highest cosine similarity to the message, 0 for a row without examples."""
-
-    def __init__(self, semantic: Semantic, rows: Sequence[Sequence[str]]) -> None:
-        texts = [t for examples in rows for t in examples]
-        self.vectors = semantic.examples(texts)
-        sizes = np.array([len(examples) for examples in rows], dtype=np.intp)
-        self.has = sizes > 0
-        self.starts = (np.cumsum(sizes) - sizes)[self.has]
-
-    def best(self, vector: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(self.has))
-        if len(self.vectors):
-            out[self.has] = np.maximum.reduceat(self.vectors @ vector, self.starts)
-        return out

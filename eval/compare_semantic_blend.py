@@ -2,11 +2,12 @@
 
     python -m eval.compare_semantic_blend DEV.jsonl [MORE.jsonl ...] [--out FILE]
 
-For each setting (off; the softmax over intents at several weights) it builds the engine once
-and reports, on the given files together: in-scope top-1, off-topic accepted, and the harmless
-near misses of the manifest's near-miss sets given a safety answer. Run it on a development set
-(never a test set or a probe kept for first sight); the choice and its figures go in
-HISTORY.md.
+For each setting it builds the engine once and reports, on the given files together:
+in-scope top-1, off-topic accepted, and the harmless near misses of the manifest's near-miss
+sets given a safety answer. The settings: off; the nearest example's similarity per intent
+as a softmax (the first design, round 13); a logistic regression over the examples' vectors
+(the matcher's `Meaning`) at several C and weights. Run it on a development set (never a
+test set or a probe kept for first sight); the choice and its figures go in HISTORY.md.
 """
 
 from __future__ import annotations
@@ -16,18 +17,51 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from bot import evalsets
 from bot.engine import Engine
 from bot.evalsets import Task
 from bot.evaluate import read_cases, report, run
 from bot.loader import load
-from bot.matcher import MatcherConfig
+from bot.matcher import Matcher, MatcherConfig
+from bot.models import IntentKind, KnowledgeBase
+from bot.normalise import normalise
 from bot.semantic import Semantic
 
+NEAREST_TEMPERATURE = 0.03
 SETTINGS: list[tuple[str, dict[str, float]]] = [
     ("off", {"semantic_weight": 0.0}),
-    *((f"softmax w={w}", {"semantic_weight": w}) for w in (0.1, 0.2, 0.3)),
+    *((f"nearest example, softmax w={w}", {"semantic_weight": w, "nearest": 1}) for w in (0.15,)),
+    *(
+        (f"logistic regression C={c:g} w={w}", {"semantic_weight": w, "semantic_c": c})
+        for c in (1.0, 10.0, 30.0, 100.0)
+        for w in (0.1, 0.15, 0.2, 0.3)
+    ),
 ]
+
+
+def nearest(kb: KnowledgeBase, semantic: Semantic, matcher: Matcher) -> None:
+    """Replaces the matcher's meaning by the first design: per intent, its nearest example's
+    cosine similarity, as a softmax."""
+    rows = {iid: r for r, iid in enumerate(matcher._ids)}
+    texts, owners = [], []
+    for intent in kb.intents.values():
+        if intent.kind is IntentKind.SAFETY or intent.id not in rows:
+            continue
+        for example in intent.examples:
+            texts.append(normalise(example, kb.replacements).text)
+            owners.append(rows[intent.id])
+    vectors, owner = semantic.examples(texts), np.array(owners)
+
+    def meaning(text: str) -> np.ndarray:
+        sims = vectors @ semantic.embed(text)
+        best = np.zeros(len(rows))
+        np.maximum.at(best, owner, sims)
+        p = np.exp((best - best.max()) / NEAREST_TEMPERATURE)
+        return p / p.sum()
+
+    matcher.meaning = meaning  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -52,7 +86,10 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for name, changes in SETTINGS:
-        engine = Engine(kb, replace(MatcherConfig(), **changes), semantic=semantic)
+        config = {k: v for k, v in changes.items() if k != "nearest"}
+        engine = Engine(kb, replace(MatcherConfig(), **config), semantic=semantic)
+        if changes.get("nearest"):
+            nearest(kb, semantic, engine.matcher)
         start = time.perf_counter()
         rep = report("dev", run(engine, cases))
         ms = 1000 * (time.perf_counter() - start) / max(len(cases), 1)

@@ -42,6 +42,25 @@ def test_the_npz_round_trip_keeps_every_number(tmp_path: Path) -> None:
     assert oct(path.stat().st_mode & 0o777) == "0o644"
 
 
+def test_a_head_over_vectors_round_trips_and_scores_as_scikit_learn(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(16, 8)).astype(np.float32)
+    head = classifier.fit_head(vectors, ROWS, 10.0)
+    path = artefact.write({"meaning-1": head}, tmp_path / "a.npz")
+    back = artefact.read(path)["meaning-1"]
+    assert isinstance(back, classifier.Head)
+    for name in ("classes", "coef", "intercept"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(head, name))
+    sk = LogisticRegression(C=10.0, max_iter=3000).fit(vectors, ROWS)
+    meaning = classifier.Meaning(back, n_rows=5)
+    for v in vectors[:4]:
+        got = meaning.scores(v)
+        assert got[4] == 0.0  # a row the head never saw
+        np.testing.assert_allclose(got[:4], sk.predict_proba(v[None])[0], atol=1e-4)
+
+
 def test_the_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = artefact.fit_in_child
@@ -104,5 +123,6 @@ def test_an_engine_from_a_built_artefact_trains_nothing(kb: KnowledgeBase, tmp_p
     path = artefact.write(built.used, tmp_path / "model.npz")
     store = ModelStore(files=[path], cache=None, train=False)
     engine = Engine(kb, models=store)
-    assert not store.trained and len(store.used) == 2
+    # the matcher's and the safety check's n-gram models, and the matcher's meaning head
+    assert not store.trained and len(store.used) == (3 if engine.semantic else 2)
     assert engine.respond("what is grooming").intent == "online_grooming"

@@ -144,11 +144,12 @@ def test_the_semantic_net_leaves_protective_questions_alone(engine: Engine, text
     assert reply.intent != "harmful_request" and reply.triaged_by != "semantic"
 
 
-def test_the_matchers_semantic_signal_when_switched_on(engine: Engine) -> None:
-    # Off by default (first sight: more off-topic accepted); kept measurable (eval/).
-    assert engine.matcher.meaning("what is sextortion") is None
-    on = Matcher(engine.kb, MatcherConfig(semantic_weight=0.25), engine.models, engine.semantic)
-    share = on.meaning("someone says they will post my pics unless i pay")
+def test_the_matchers_meaning_head(engine: Engine) -> None:
+    # A logistic regression over the examples' vectors, blended in (HISTORY.md, round 17).
+    share = engine.matcher.meaning("someone says they will post my pics unless i pay")
     assert share is not None and share.sum() == pytest.approx(1.0)
-    assert on._ids[int(share.argmax())] == "coercion_and_blackmail"
-    assert on.match("what does sextortion mean").intent == "coercion_and_blackmail"
+    assert engine.matcher._ids[int(share.argmax())] == "coercion_and_blackmail"
+    assert engine.matcher.match("what does sextortion mean").intent == "coercion_and_blackmail"
+    off = Matcher(engine.kb, MatcherConfig(semantic_weight=0), engine.models, engine.semantic)
+    assert off.meaning("what is sextortion") is None
+    assert off.match("what does sextortion mean").intent == "coercion_and_blackmail"
